@@ -1,0 +1,54 @@
+# kiemdich: `make run` serves the app with demo data; `make test` runs the whole suite.
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTHON ?= python3
+export FLASK_APP := app.py
+
+.PHONY: run test install install-dev assets translations db clean
+
+run: install assets translations db
+	@$(BIN)/flask kiemdich demo
+	@echo "kiemdich: http://127.0.0.1:8000"
+	KIEMDICH_INSECURE_COOKIES=1 $(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 \
+		--access-logfile - app:app
+
+test: install-dev assets translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.dev-installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Front-end libraries come from npm and are copied into static/vendor/ (git-ignored).
+assets: static/vendor/.installed
+static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/
+	touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -q -d translations
+
+# Schema, administrative units and reference data; all idempotent.
+db: $(VENV)/.installed
+	$(BIN)/flask db upgrade
+	$(BIN)/flask kiemdich load-areas
+	$(BIN)/flask kiemdich seed
+
+# Refresh the message catalogues after changing UI text.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

@@ -1,0 +1,52 @@
+"""kiemdich: a province's control of people entering it during an epidemic."""
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from .config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _instance_secret(app: Flask) -> str:
+    """The secret key kept in instance/, created on first start (never in git)."""
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure an instance of the app."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("KIEMDICH_INSTANCE", str(ROOT / "instance")),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'kiemdich.db'}"
+
+    from . import cli, extensions, models, web  # noqa: F401  (models register their tables)
+    from .accounts import auth, views as account_views
+    from .areas import views as area_views
+    from .homes import views as home_views
+
+    extensions.init_app(app)
+    web.init_app(app)
+    auth.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account_views.bp)
+    app.register_blueprint(area_views.bp)
+    app.register_blueprint(home_views.bp)
+    return app

@@ -1,0 +1,1 @@
+"""Administrative units: loading them, searching them, and the cascading picker."""

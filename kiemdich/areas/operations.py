@@ -1,0 +1,107 @@
+"""Loading units into the generic tree table, and searching it without diacritics."""
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import AdminUnit
+from ..text import fold, nfc
+
+DEFAULT_DATASET = "vn2025"
+
+
+def upsert_units(rows: Iterable[dict], dataset: str = DEFAULT_DATASET) -> tuple[int, int]:
+    """Insert or update units given as dicts (code, name, kind, division, parent_code).
+
+    Parents must come before children. Idempotent: a second run changes nothing.
+    Returns (inserted, updated). Codes of datasets other than the default are
+    prefixed with the dataset ("vn2021:25417") so old and new units never collide.
+    """
+    def key(code):
+        return code if dataset == DEFAULT_DATASET or not code else f"{dataset}:{code}"
+
+    existing = {u.code: u for u in db.session.scalars(select(AdminUnit).where(AdminUnit.dataset == dataset))}
+    inserted = updated = 0
+    for row in rows:
+        code = key(str(row["code"]).strip())
+        values = {
+            "name": nfc(row["name"]),
+            "kind": row["kind"],
+            "division": row.get("division", ""),
+            "parent_code": key(str(row.get("parent_code") or "").strip()) or None,
+            "dataset": dataset,
+        }
+        values["search_name"] = fold(values["name"])
+        unit = existing.get(code)
+        if unit is None:
+            db.session.add(AdminUnit(code=code, **values))
+            inserted += 1
+        elif any(getattr(unit, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(unit, k, v)
+            updated += 1
+    db.session.flush()
+    return inserted, updated
+
+
+def vietnam_2025_rows() -> list[dict]:
+    """The 34 provinces and 3,321 communes in force since 1 July 2025 (vietnam-provinces)."""
+    from vietnam_provinces import Province, Ward
+
+    rows = [
+        {"code": f"{p.code.value:02d}", "name": p.name, "kind": "province",
+         "division": p.division_type.value}
+        for p in Province.iter_all()
+    ]
+    rows += [
+        {"code": f"{w.code.value:05d}", "name": w.name, "kind": "commune",
+         "division": w.division_type.value, "parent_code": f"{w.province_code.value:02d}"}
+        for w in Ward.iter_all()
+    ]
+    return rows
+
+
+def csv_rows(path: Path) -> list[dict]:
+    """Units from a CSV with the columns code,name,kind,parent_code[,division], parents first."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    missing = {"code", "name", "kind"} - set(rows[0] if rows else {})
+    if missing:
+        raise ValueError(f"missing columns: {', '.join(sorted(missing))}")
+    return rows
+
+
+def provinces(dataset: str = DEFAULT_DATASET) -> list[AdminUnit]:
+    return list(db.session.scalars(
+        select(AdminUnit).where(AdminUnit.kind == "province", AdminUnit.dataset == dataset)
+        .order_by(AdminUnit.search_name)))
+
+
+def search_communes(query: str = "", province_code: str | None = None, limit: int = 50) -> list[AdminUnit]:
+    """Communes whose name holds every word of `query`, ignoring case and diacritics."""
+    stmt = select(AdminUnit).where(AdminUnit.kind == "commune", AdminUnit.dataset == DEFAULT_DATASET)
+    if province_code:
+        stmt = stmt.where(AdminUnit.parent_code == province_code)
+    for word in fold(query).split():
+        stmt = stmt.where(AdminUnit.search_name.contains(word, autoescape=True))
+    return list(db.session.scalars(stmt.order_by(AdminUnit.search_name).limit(limit)))
+
+
+def units_by_code(codes: Iterable[str]) -> dict[str, AdminUnit]:
+    codes = [c for c in codes if c]
+    if not codes:
+        return {}
+    return {u.code: u for u in db.session.scalars(select(AdminUnit).where(AdminUnit.code.in_(codes)))}
+
+
+def label(unit: AdminUnit | None) -> str:
+    """'Xã Nghĩa Trung, Đồng Nai'."""
+    if unit is None:
+        return ""
+    return f"{unit.name}, {unit.parent.name}" if unit.parent else unit.name
+
+
+__all__ = ["upsert_units", "vietnam_2025_rows", "csv_rows", "provinces", "search_communes", "label",
+           "units_by_code", "or_"]

@@ -1,0 +1,82 @@
+"""`flask kiemdich ...`: loading units, issuing accounts, demo data."""
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+
+group = AppGroup("kiemdich", help="kiemdich administration commands.")
+
+
+@group.command("load-areas")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Load another dataset from a CSV (code,name,kind,parent_code[,division]).")
+@click.option("--dataset", default=None, help="Dataset name for --csv (e.g. vn2021).")
+def load_areas(csv_path, dataset):
+    """Load the 34 provinces and 3,321 communes (or a CSV dataset). Idempotent."""
+    from .areas import operations
+
+    if csv_path:
+        if not dataset:
+            raise click.UsageError("--dataset is required with --csv")
+        try:
+            rows = operations.csv_rows(csv_path)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from err
+        inserted, updated = operations.upsert_units(rows, dataset)
+    else:
+        inserted, updated = operations.upsert_units(operations.vietnam_2025_rows())
+    db.session.commit()
+    click.echo(f"Administrative units: {inserted} added, {updated} updated.")
+
+
+@group.command("seed")
+def seed():
+    """Insert instruction codes, the Ministry of Health rule template and the privacy notice."""
+    from .seeds import seed_reference_data
+
+    added = seed_reference_data()
+    db.session.commit()
+    click.echo("Reference data: " + ", ".join(f"{k} +{v}" for k, v in added.items()))
+
+
+@group.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "supervisor", "checkpoint", "commune"]), required=True)
+@click.option("--area", "areas", multiple=True, help="Admin unit code in scope (repeatable).")
+@click.option("--checkpoint", "checkpoints", multiple=True, type=int, help="Checkpoint id in scope (repeatable).")
+@click.option("--name", "full_name", default="")
+@click.password_option()
+def create_user_command(username, role, areas, checkpoints, full_name, password):
+    """Issue an account."""
+    from .accounts.operations import AccountError, create_user
+
+    try:
+        user = create_user(username, password, role, full_name=full_name, area_codes=list(areas),
+                           checkpoint_ids=list(checkpoints))
+    except AccountError as err:
+        raise click.ClickException(str(err)) from err
+    db.session.commit()
+    click.echo(f"Created {user.username} ({user.role}).")
+
+
+@group.command("demo")
+@click.option("--force", is_flag=True, help="Add demo data even if some exists.")
+def demo_command(force):
+    """Load realistic demo data for Đồng Nai once, and print the demo accounts."""
+    from flask import current_app
+
+    from .demo import load_demo
+
+    accounts = load_demo(Path(current_app.instance_path), force=force)
+    db.session.commit()
+    click.echo("Demo accounts (username / password / role):")
+    for username, password, role in accounts:
+        click.echo(f"  {username:<12} {password:<22} {role}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command group."""
+    app.cli.add_command(group)

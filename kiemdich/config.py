@@ -1,0 +1,53 @@
+"""Configuration read from the environment, falling back to an embedded SQLite database."""
+import os
+from datetime import timedelta
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(url: str | None) -> str | None:
+    # Accept the plain "postgresql://" form people copy from their provider;
+    # SQLAlchemy would pick psycopg2, which we do not install.
+    if url and url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Config:
+    """Settings; every one can be set by an environment variable of the same name."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")  # else created in instance/ on first start
+    SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL"))  # else SQLite in instance/
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL")
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    KIEMDICH_PROVINCE = os.environ.get("KIEMDICH_PROVINCE", "75")
+    KIEMDICH_HOTLINE = os.environ.get("KIEMDICH_HOTLINE", "1900 9095")
+    KIEMDICH_TOKEN_VALID_HOURS = int(os.environ.get("KIEMDICH_TOKEN_VALID_HOURS", "72"))
+    # Cookies: Secure by default; KIEMDICH_INSECURE_COOKIES=1 lets plain http://127.0.0.1 work.
+    SESSION_COOKIE_SECURE = not _bool("KIEMDICH_INSECURE_COOKIES", False)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("KIEMDICH_SESSION_HOURS", "12")))
+    KIEMDICH_IDLE_MINUTES = int(os.environ.get("KIEMDICH_IDLE_MINUTES", "30"))
+    MAX_CONTENT_LENGTH = int(os.environ.get("KIEMDICH_MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    BABEL_DEFAULT_LOCALE = "vi"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    KIEMDICH_LOCALES = ("vi", "en")
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: offline replays need it
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_MIMETYPES = [
+        "text/html", "text/css", "text/javascript", "application/javascript",
+        "application/json", "application/manifest+json", "image/svg+xml", "text/csv",
+    ]
+    # Throttling of sign-in: after this many failures the account waits, doubling each time.
+    KIEMDICH_LOGIN_FREE_FAILURES = 5
+    KIEMDICH_LOGIN_BASE_DELAY_SECONDS = 30

@@ -1,0 +1,17 @@
+"""The whole data model, one module per part of the domain."""
+from .areas import AdminUnit, AreaLevel
+from .audit import AuditEvent
+from .checkpoints import Checkpoint, RetiredCheckpointCode
+from .followup import Arrival, ArrivalEvent, HealthCheck
+from .imports import ImportBatch, ImportProfile, ImportRow
+from .rules import Instruction, MonitoringRule
+from .settings import PrivacyNotice, Setting
+from .travel import Declaration, Passage
+from .users import User, UserArea, UserCheckpoint
+
+__all__ = [
+    "AdminUnit", "AreaLevel", "AuditEvent", "Checkpoint", "RetiredCheckpointCode", "Arrival",
+    "ArrivalEvent", "HealthCheck", "ImportBatch", "ImportProfile", "ImportRow", "Instruction",
+    "MonitoringRule", "PrivacyNotice", "Setting", "Declaration", "Passage", "User", "UserArea",
+    "UserCheckpoint",
+]

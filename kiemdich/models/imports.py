@@ -1,0 +1,60 @@
+"""Spreadsheet imports: a batch per uploaded file, a row per line, saved column mappings."""
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class ImportProfile(db.Model):
+    """A named column mapping, saved per source of files."""
+
+    __tablename__ = "import_profile"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportBatch(db.Model):
+    """One uploaded file on its way from dry run to commit."""
+
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    file_hash: Mapped[str] = mapped_column(String(64), index=True)  # sha256: re-uploads are detected
+    status: Mapped[str] = mapped_column(String(16), default="uploaded")
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    profile_id: Mapped[int | None] = mapped_column(ForeignKey("import_profile.id"))
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoint.id"))
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rows: Mapped[list["ImportRow"]] = relationship(back_populates="batch", order_by="ImportRow.row_number")
+
+
+class ImportRow(db.Model):
+    """One line of an imported file, its problems and where it went."""
+
+    __tablename__ = "import_row"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="new")  # new, duplicate, triage, invalid, imported
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+    resolved_commune_code: Mapped[str | None] = mapped_column(ForeignKey("admin_unit.code"))
+    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"))
+
+    batch: Mapped[ImportBatch] = relationship(back_populates="rows")

@@ -1,0 +1,37 @@
+"""Text rules: names as typed, compared without case and diacritics; phones normalised."""
+import re
+import unicodedata
+
+
+def nfc(text: str) -> str:
+    """The form names are stored in."""
+    return unicodedata.normalize("NFC", (text or "").strip())
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII for comparing and searching: "Đức Liễu" -> "duc lieu"."""
+    text = (text or "").replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return re.sub(r"\s+", " ", stripped).strip().lower()
+
+
+_PHONE = re.compile(r"^0[35789]\d{8}$")
+
+
+def normalise_phone(raw: str) -> str | None:
+    """A Vietnamese mobile number as 0xxxxxxxxx, or None if it is not one (+84/84/0 accepted)."""
+    digits = re.sub(r"[\s.\-()]", "", raw or "")
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    elif len(digits) == 9 and digits[0] in "35789":  # a spreadsheet dropped the leading zero
+        digits = "0" + digits
+    return digits if _PHONE.match(digits) else None
+
+
+def mask_id(number: str) -> str:
+    """An ID number as shown by default: only the last four digits."""
+    number = number or ""
+    return "•" * max(len(number) - 4, 4) + number[-4:]
