@@ -30,6 +30,16 @@ class Config:
     KIEMDICH_PROVINCE = os.environ.get("KIEMDICH_PROVINCE", "75")
     KIEMDICH_HOTLINE = os.environ.get("KIEMDICH_HOTLINE", "1900 9095")
     KIEMDICH_TOKEN_VALID_HOURS = int(os.environ.get("KIEMDICH_TOKEN_VALID_HOURS", "72"))
+    # The traveller's status link keeps working this many days after monitoring ends.
+    KIEMDICH_STATUS_GRACE_DAYS = int(os.environ.get("KIEMDICH_STATUS_GRACE_DAYS", "14"))
+    # Public address printed in QR codes (https://kiemdich.example.gov.vn); else the request's own.
+    KIEMDICH_PUBLIC_URL = os.environ.get("KIEMDICH_PUBLIC_URL", "").rstrip("/")
+    # Signing key of the personal QR; every node behind a load balancer must share the same file.
+    KIEMDICH_QR_KEY_FILE = os.environ.get("KIEMDICH_QR_KEY_FILE")  # else instance/qr-signing-key.pem
+    # Per-IP limit on sending declarations; generous because a checkpoint's travellers often share
+    # one carrier NAT address.
+    KIEMDICH_DECLARATION_RATE = os.environ.get("KIEMDICH_DECLARATION_RATE", "20 per minute;200 per hour")
+    KIEMDICH_LOOKUP_RATE = os.environ.get("KIEMDICH_LOOKUP_RATE", "10 per minute;60 per hour")
     # Cookies: Secure by default; KIEMDICH_INSECURE_COOKIES=1 lets plain http://127.0.0.1 work.
     SESSION_COOKIE_SECURE = not _bool("KIEMDICH_INSECURE_COOKIES", False)
     SESSION_COOKIE_HTTPONLY = True
@@ -44,6 +54,7 @@ class Config:
     KIEMDICH_LOCALES = ("vi", "en")
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session: offline replays need it
     COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_ALGORITHM_STREAMING = ["br", "gzip"]  # static files are streamed; plain http browsers only send gzip
     COMPRESS_MIMETYPES = [
         "text/html", "text/css", "text/javascript", "application/javascript",
         "application/json", "application/manifest+json", "image/svg+xml", "text/csv",

@@ -1,7 +1,7 @@
 """Flask extensions, created here and bound to the app in create_app."""
 from pathlib import Path
 
-from flask import request
+from flask import has_request_context, request
 from flask_babel import Babel
 from flask_compress import Compress
 from flask_htmx import HTMX
@@ -43,6 +43,8 @@ def select_locale():
     Browser language is ignored on purpose: shared phones at checkpoints are often set to
     English, and the staff still expect the Vietnamese screens they were trained on.
     """
+    if not has_request_context():  # CLI commands and background jobs speak Vietnamese
+        return "vi"
     chosen = request.cookies.get("lang")
     return chosen if chosen in ("vi", "en") else "vi"
 
@@ -57,6 +59,8 @@ def init_app(app):
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)  # before CSRF: a flood without tokens must still be counted
     csrf.init_app(app)
     compress.init_app(app)
     htmx.init_app(app)
@@ -65,8 +69,6 @@ def init_app(app):
         locale_selector=select_locale,
         default_translation_directories=str(Path(app.root_path).parent / "translations"),
     )
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():

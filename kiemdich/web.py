@@ -82,9 +82,12 @@ def init_app(app: Flask) -> None:
         return _error(500, _("Something went wrong"),
                       _("The error has been recorded. Please try again in a few minutes."))
 
+    # Globals, not a context processor, so that imported macros see them too.
+    app.jinja_env.globals.update(csrf_token_value=generate_csrf, mask_id=mask_id)
+
     @app.context_processor
-    def globals_():
-        return {"csrf_token_value": generate_csrf, "mask_id": mask_id, "lang": _current_lang()}
+    def language():
+        return {"lang": _current_lang()}
 
     @app.template_filter("localtime")
     def localtime(moment, fmt="%H:%M %d/%m/%Y"):

@@ -10,6 +10,8 @@ import re
 import uuid
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -57,6 +59,19 @@ def database_url(request, tmp_path_factory):
     return url
 
 
+class Client(FlaskClient):
+    """A test client whose every request starts with an empty `g`.
+
+    Tests hold an app context open (to use db.session directly), and Flask reuses it for the
+    requests they make, so without this `g` would carry the signed-in user, the CSRF token and
+    the locale from one request to the next, as it never does in production.
+    """
+
+    def open(self, *args, **kwargs):
+        g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 def _empty_tables():
     tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
     if db.engine.dialect.name == "postgresql":
@@ -65,6 +80,8 @@ def _empty_tables():
     else:
         for table in tables:
             db.session.execute(table.delete())
+    # Units of other datasets loaded by a test go too; today's official units stay.
+    db.session.execute(text("DELETE FROM admin_unit WHERE dataset <> 'vn2025'"))
     db.session.commit()
 
 
@@ -81,6 +98,7 @@ def app(database_url, tmp_path):
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
     })
+    app.test_client_class = Client
     with app.app_context():
         _empty_tables()
         seed_reference_data()
@@ -107,7 +125,7 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csr
 
 def csrf_token(client, path: str = "/dang-nhap") -> str:
     """The CSRF token a page hands out to this client's session."""
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
     match = CSRF_RE.search(html)
     assert match, f"no CSRF token on {path}"
     return match.group(1) or match.group(2)

@@ -8,7 +8,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 
-from ..extensions import db, limiter, login_manager
+from flask_wtf.csrf import CSRFError
+
+from ..extensions import csrf, db, limiter, login_manager
 from ..models import User
 from ..web import set_language
 from .forms import LoginForm
@@ -94,13 +96,17 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/dang-nhap", methods=["GET", "POST"])
+@csrf.exempt  # checked by the form below, after the rate limit, so floods without a token are counted
 @limiter.limit("20 per minute", methods=["POST"])
 def login():
     """Sign in; every role lands on its own home."""
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     form = LoginForm()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if form.csrf_token.errors:
+        raise CSRFError(form.csrf_token.errors[0])
+    if valid:
         cfg = current_app.config
         user, reason = authenticate(form.username.data, form.password.data,
                                     free=cfg["KIEMDICH_LOGIN_FREE_FAILURES"],

@@ -19,7 +19,7 @@ def communes():
         current_app.config["KIEMDICH_PROVINCE"]
     query = request.args.get(f"{field}_q") or request.args.get("q", "")
     selected = set(request.args.getlist(field))
-    results = operations.search_communes(query[:80], province)
+    results = operations.search_communes(query[:80], province, limit=400)  # a whole province fits
     return page_or_fragment("areas/communes.html", "areas/_commune_options.html",
                             communes=results, selected=selected, query=query,
                             provinces=operations.provinces(), province=province, field=field)

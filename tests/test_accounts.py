@@ -1,0 +1,208 @@
+"""Sign-in, roles, scopes, throttling, idle timeout and the admin account pages."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from kiemdich.accounts.operations import authenticate, create_user, lock_delay
+from kiemdich.extensions import db
+from kiemdich.models import AuditEvent, User
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD
+
+HOMES = {"admin": "/quan-tri/tai-khoan/", "supervisor": "/tinh", "checkpoint": "/chot", "commune": "/xa"}
+USERNAMES = {"admin": "admin1", "supervisor": "super1", "checkpoint": "chot1", "commune": "xa1"}
+
+
+@pytest.mark.parametrize("role", HOMES)
+def test_each_role_lands_on_its_home(client, auth, users, role):
+    response = auth.login(USERNAMES[role])
+    assert response.status_code == 302
+    assert response.location.endswith(HOMES[role])
+    assert client.get(HOMES[role]).status_code == 200
+    assert client.get("/").location.endswith(HOMES[role])
+
+
+@pytest.mark.parametrize("role", HOMES)
+def test_each_role_is_refused_on_other_roles_pages(client, auth, users, role):
+    auth.login(USERNAMES[role])
+    for other, path in HOMES.items():
+        if other != role:
+            response = client.get(path)
+            assert response.status_code == 403, (role, path)
+            assert "Không có quyền truy cập" in response.get_data(as_text=True)
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    for path in HOMES.values():
+        response = client.get(path)
+        assert response.status_code == 302
+        assert "/dang-nhap" in response.location
+
+
+def test_wrong_password_is_refused_in_vietnamese(client, auth, users):
+    response = auth.login("xa1", "wrong password")
+    assert response.status_code == 401
+    assert "Sai tên đăng nhập hoặc mật khẩu." in response.get_data(as_text=True)
+    assert client.get("/xa").status_code == 302
+
+
+def test_unknown_user_gets_the_same_message(client, auth, users):
+    response = auth.login("nobody", "whatever")
+    assert "Sai tên đăng nhập hoặc mật khẩu." in response.get_data(as_text=True)
+
+
+def test_after_five_failures_the_account_waits_and_the_delay_grows(app, users):
+    for _ in range(4):
+        assert authenticate("xa1", "bad")[1] == "invalid"
+    assert db.session.get(User, users["commune"].id).locked_until is None
+    assert authenticate("xa1", "bad")[1] == "invalid"  # fifth failure: locked from now on
+    assert authenticate("xa1", PASSWORD) == (None, "locked")  # even the right password waits
+    assert lock_delay(5, 5, 30) == timedelta(seconds=30)
+    assert lock_delay(6, 5, 30) == timedelta(seconds=60)
+    assert lock_delay(8, 5, 30) == timedelta(seconds=240)
+    assert lock_delay(4, 5, 30) == timedelta(0)
+
+
+def test_locked_account_shows_wait_message(client, auth, users):
+    for _ in range(5):
+        auth.login("xa1", "bad")
+    response = auth.login("xa1")
+    assert response.status_code == 429
+    assert "Nhập sai quá nhiều lần" in response.get_data(as_text=True)
+
+
+def test_success_resets_failures_and_is_audited(app, users):
+    authenticate("xa1", "bad")
+    user, reason = authenticate("xa1", PASSWORD)
+    assert reason is None and user.failed_logins == 0 and user.last_login_at is not None
+    db.session.commit()
+    actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["auth.failed", "auth.login"]
+
+
+def test_login_requires_csrf(client, users):
+    response = client.post("/dang-nhap", data={"username": "xa1", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "Biểu mẫu đã hết hạn" in response.get_data(as_text=True)
+    assert client.get("/xa").status_code == 302
+
+
+def test_idle_session_is_signed_out(app, client, auth, users):
+    auth.login("xa1")
+    assert client.get("/xa").status_code == 200
+    with client.session_transaction() as session:
+        session["seen"] -= app.config["KIEMDICH_IDLE_MINUTES"] * 60 + 5
+    response = client.get("/xa")
+    assert response.status_code == 302 and "/dang-nhap" in response.location
+    assert client.get("/xa").status_code == 302
+
+
+def test_session_cookie_flags(app, client, auth, users):
+    response = auth.login("xa1")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_production_cookies_are_secure_by_default():
+    from kiemdich.config import Config
+
+    assert Config.SESSION_COOKIE_SECURE is True or __import__("os").environ.get("KIEMDICH_INSECURE_COOKIES")
+
+
+def test_logout_ends_the_session(client, auth, users):
+    auth.login("xa1")
+    auth.logout()
+    assert client.get("/xa").status_code == 302
+
+
+def test_admin_issues_an_account_with_scope(client, auth, users):
+    auth.login("admin1")
+    token = csrf_token(client, "/quan-tri/tai-khoan/moi")
+    response = client.post("/quan-tri/tai-khoan/moi", data={
+        "csrf_token": token, "username": "YTE.NghiaTrung", "full_name": "Phạm Thị Hoa", "role": "commune",
+        "password": "mat khau dai 123", "area_province": "75", "area": ["25417"]})
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "yte.nghiatrung"))
+    assert user.role == "commune" and user.area_codes == ["25417"]
+    assert user.password_hash.startswith("$argon2id$")
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "account.create")).username == "admin1"
+    client.post("/dang-xuat", data={"csrf_token": csrf_token(client, "/quan-tri/tai-khoan/")})
+    assert AuthLogin(client)("yte.nghiatrung", "mat khau dai 123").location.endswith("/xa")
+
+
+def AuthLogin(client):
+    def login(username, password):
+        return client.post("/dang-nhap", data={"username": username, "password": password,
+                                               "csrf_token": csrf_token(client)})
+    return login
+
+
+def test_admin_form_errors_are_vietnamese_and_create_nothing(client, auth, users):
+    auth.login("admin1")
+    before = db.session.scalar(select(db.func.count()).select_from(User))
+    response = client.post("/quan-tri/tai-khoan/moi", data={
+        "csrf_token": csrf_token(client, "/quan-tri/tai-khoan/moi"), "username": "xa1", "role": "commune",
+        "password": "short"})
+    assert response.status_code == 422
+    assert "Ít nhất 10 ký tự." in response.get_data(as_text=True)
+    response = client.post("/quan-tri/tai-khoan/moi", data={
+        "csrf_token": csrf_token(client, "/quan-tri/tai-khoan/moi"), "username": "xa1", "role": "commune",
+        "password": "long enough password", "area": ["25210"]})
+    assert response.status_code == 422
+    assert "đã có người dùng" in response.get_data(as_text=True)
+    response = client.post("/quan-tri/tai-khoan/moi", data={
+        "csrf_token": csrf_token(client, "/quan-tri/tai-khoan/moi"), "username": "newxa", "role": "commune",
+        "password": "long enough password"})
+    assert response.status_code == 422
+    assert "Chọn ít nhất một địa bàn" in response.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(User)) == before
+
+
+def test_supervisor_without_commune_covers_the_province(app, users):
+    user = create_user("tinh2", "long enough password", "supervisor", area_codes=["75"])
+    from kiemdich.accounts.scope import commune_codes
+
+    assert len(commune_codes(user)) == 96 and "25417" in commune_codes(user)
+
+
+def test_password_reset_ends_open_sessions(app, users):
+    admin_client, officer_client = app.test_client(), app.test_client()
+    AuthLogin(admin_client)("admin1", PASSWORD)
+    AuthLogin(officer_client)("xa1", PASSWORD)
+    assert officer_client.get("/xa").status_code == 200
+    uid = users["commune"].id
+    response = admin_client.post(f"/quan-tri/tai-khoan/{uid}/mat-khau", data={
+        "csrf_token": csrf_token(admin_client, f"/quan-tri/tai-khoan/{uid}/mat-khau"),
+        "password": "brand new password"})
+    assert response.status_code == 302
+    assert officer_client.get("/xa").status_code == 302  # old session no longer valid
+    assert AuthLogin(officer_client)("xa1", "brand new password").location.endswith("/xa")
+
+
+def test_deactivation_is_idempotent_and_blocks_sign_in(app, users):
+    admin_client, officer_client = app.test_client(), app.test_client()
+    AuthLogin(admin_client)("admin1", PASSWORD)
+    AuthLogin(officer_client)("xa1", PASSWORD)
+    uid = users["commune"].id
+    for _ in range(2):  # double tap
+        admin_client.post(f"/quan-tri/tai-khoan/{uid}/kich-hoat", data={
+            "csrf_token": csrf_token(admin_client, "/quan-tri/tai-khoan/"), "active": "0"})
+    assert db.session.scalar(select(db.func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "account.deactivate")) == 1
+    assert officer_client.get("/xa").status_code == 302
+    response = AuthLogin(officer_client)("xa1", PASSWORD)
+    assert "đã bị khóa" in response.get_data(as_text=True)
+
+
+def test_admin_cannot_deactivate_self(client, auth, users):
+    auth.login("admin1")
+    client.post(f"/quan-tri/tai-khoan/{users['admin'].id}/kich-hoat",
+                data={"csrf_token": csrf_token(client, "/quan-tri/tai-khoan/"), "active": "0"})
+    assert db.session.get(User, users["admin"].id).active
+
+
+def test_open_redirect_is_refused(client, users):
+    response = client.post("/dang-nhap?next=//evil.example/", data={
+        "username": "xa1", "password": PASSWORD, "csrf_token": csrf_token(client)})
+    assert response.location.endswith("/xa")
