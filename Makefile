@@ -37,7 +37,7 @@ static/vendor/.installed: package.json package-lock.json
 	touch $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -q -d translations
+	$(BIN)/pybabel compile --statistics -d translations 2>&1 | grep -v "^compiling" || true
 
 # Schema, administrative units and reference data; all idempotent.
 db: $(VENV)/.installed
@@ -48,7 +48,7 @@ db: $(VENV)/.installed
 # Refresh the message catalogues after changing UI text.
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
-	$(BIN)/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor
