@@ -172,7 +172,7 @@ def _demo_arrival(rng, decl, passage, rule, travel, home, officer) -> None:
     if age == 0 and rng.random() < 0.7 or (age >= 2 and rng.random() < 0.08):
         arrival.status = "expected"  # the old ones are overdue (> 24 h)
     else:
-        arrival.status = "monitoring" if end >= home else rng.choices(
+        arrival.status = ("arrived" if age == 0 and rng.random() < 0.3 else "monitoring") if end >= home else rng.choices(
             ["completed", "ended_unchecked", "lost_contact", "referred", "transferred", "left_province"],
             [0.7, 0.1, 0.06, 0.05, 0.05, 0.04])[0]
         arrival.arrived_at = passage.server_ts + timedelta(hours=rng.randint(1, 8))
