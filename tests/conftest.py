@@ -7,7 +7,6 @@ administrative units and the reference data in place.
 """
 import os
 import re
-import uuid
 
 import pytest
 from flask import g
@@ -17,7 +16,7 @@ from sqlalchemy import text
 
 from kiemdich import create_app
 from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
-from kiemdich.extensions import db
+from kiemdich.extensions import db, limiter
 from kiemdich.seeds import seed_reference_data
 
 REQUIRE_ALL = os.environ.get("KIEMDICH_REQUIRE_ALL_BACKENDS") == "1"
@@ -94,12 +93,12 @@ def app(database_url, tmp_path):
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",  # counters never leak between tests
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
     })
     app.test_client_class = Client
     with app.app_context():
+        limiter.reset()  # rate-limit counters (in Redis when REDIS_URL is set) start at zero
         _empty_tables()
         seed_reference_data()
         db.session.commit()

@@ -117,7 +117,8 @@ def test_logout_ends_the_session(client, auth, users):
 
 
 def test_admin_issues_an_account_with_scope(client, auth, users):
-    auth.login("admin1")
+    r = auth.login("admin1")
+    assert r.status_code == 302, r.get_data(as_text=True)[-600:]
     token = csrf_token(client, "/quan-tri/tai-khoan/moi")
     response = client.post("/quan-tri/tai-khoan/moi", data={
         "csrf_token": token, "username": "YTE.NghiaTrung", "full_name": "Phạm Thị Hoa", "role": "commune",
