@@ -1,0 +1,1 @@
+"""Excel and CSV exports of passages and arrivals, scoped by role."""

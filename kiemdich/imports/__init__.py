@@ -1,0 +1,1 @@
+"""Excel and CSV imports of passage lists: wizard, dry run, background commit, triage."""

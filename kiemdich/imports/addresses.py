@@ -1,0 +1,215 @@
+"""Resolving destination addresses, in today's units or pre-2025 ones, to official commune codes.
+
+The parsing is done by vietnamadminunits (MIT): it reads text with or without diacritics and
+abbreviations, and maps a pre-2025 ward/district/province to today's commune. Its answer is then
+checked against our own units table (code first, name within the province when codes disagree),
+so nothing is routed on the library's word alone. What cannot be resolved goes to triage.
+"""
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import AdminUnit
+from ..text import fold
+
+_lock = threading.Lock()
+_library = None
+
+
+def library():
+    """vietnamadminunits, imported once per process (about 0.3 s) with its geocoder switched off."""
+    global _library
+    if _library is None:
+        with _lock:
+            if _library is None:
+                import vietnamadminunits
+                from vietnamadminunits.converter import converter_2025
+
+                # For a pre-2025 ward split between several new ones, the library geocodes the street
+                # with an online service. Personal addresses never leave the server: it then uses the
+                # ward's default successor, and the officer can transfer the arrival if needed.
+                converter_2025.get_geo_location = lambda _address: None
+                _library = vietnamadminunits
+    return _library
+
+
+def warm_up() -> threading.Thread:
+    """Load the library in the background at start-up, so no request ever waits for it."""
+    thread = threading.Thread(target=library, name="kiemdich-address-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the library read: today's commune and province (codes and names), and how."""
+
+    ward_code: str | None = None
+    ward: str | None = None
+    province_code: str | None = None
+    province: str | None = None
+    how: str = ""  # "2025", "legacy" or "" when nothing was found
+
+
+_DISTRICT_WORDS = re.compile(r"\b(huyen|quan|thi xa|thanh pho|tp|h|q|tx)\b\.?")
+
+
+def _mentions(text_folded: str, name: str | None) -> bool:
+    """Whether a unit's short name appears in the text (guards against the parser's wild guesses)."""
+    return bool(name) and fold(name) in text_folded
+
+
+@lru_cache(maxsize=100_000)
+def ask(address: str, has_district: bool) -> Answer:
+    """The library's answer for one address text; cached per distinct address."""
+    lib = library()
+    folded = fold(address).replace("-", " ")
+
+    def current():
+        try:
+            unit = lib.parse_address(address, mode=lib.ParseMode.FROM_2025, keep_street=False, level=2)
+        except Exception:  # the parser raises on some malformed input; treat as not found
+            return None
+        if unit.ward and _mentions(folded, unit.short_ward) and _mentions(folded, unit.short_province):
+            return Answer(_code(unit.ward_code), unit.ward, _code(unit.province_code), unit.province, "2025")
+        return None
+
+    def legacy():
+        try:
+            unit = lib.convert_address(address)
+        except Exception:
+            return None
+        old = getattr(unit, "OldAdminUnit", None)
+        if unit.ward and old is not None and _mentions(folded, old.short_ward):
+            return Answer(_code(unit.ward_code), unit.ward, _code(unit.province_code), unit.province, "legacy")
+        return None
+
+    order = (legacy, current) if has_district else (current, legacy)
+    for attempt in order:
+        answer = attempt()
+        if answer:
+            return answer
+    return Answer(province_code=_province_only(lib, address, folded), how="")
+
+
+def _province_only(lib, address: str, folded: str) -> str | None:
+    """Today's province when no commune could be read (enough to tell transit from triage)."""
+    for mode in (lib.ParseMode.FROM_2025, lib.ParseMode.LEGACY):
+        try:
+            unit = lib.parse_address(address, mode=mode, keep_street=False, level=1)
+        except Exception:
+            continue
+        if unit.province and _mentions(folded, unit.short_province):
+            if mode == lib.ParseMode.LEGACY:
+                try:
+                    return _code(lib.convert_address(address).province_code)
+                except Exception:
+                    return None
+            return _code(unit.province_code)
+    return None
+
+
+def _code(value) -> str | None:
+    if value in (None, ""):
+        return None
+    value = str(value)
+    return value.zfill(5) if len(value) > 2 else value.zfill(2)
+
+
+@dataclass
+class Resolution:
+    """Where a destination lies: a commune of our table, or only a province, or nothing."""
+
+    commune_code: str | None = None
+    province_code: str | None = None
+    how: str = ""  # 2025, legacy, name; "" = unresolved
+
+
+@dataclass
+class Resolver:
+    """Resolves addresses against the units table; one per import, answers cached per address."""
+
+    home: str
+    units: dict = field(default_factory=dict)  # code -> (folded name, parent code)
+    by_name: dict = field(default_factory=dict)  # (province, folded name) -> [codes]
+    cache: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, home: str) -> "Resolver":
+        resolver = cls(home=home)
+        rows = db.session.execute(select(AdminUnit.code, AdminUnit.search_name, AdminUnit.parent_code,
+                                         AdminUnit.kind).where(AdminUnit.dataset == "vn2025"))
+        for code, name, parent, kind in rows:
+            resolver.units[code] = (name, parent, kind)
+            if kind == "commune":
+                resolver.by_name.setdefault((parent, name), []).append(code)
+                resolver.by_name.setdefault((parent, _bare(name)), []).append(code)
+        return resolver
+
+    def resolve(self, *, text: str = "", province: str = "", district: str = "", commune: str = "") -> Resolution:
+        key = (text, province, district, commune)
+        if key not in self.cache:
+            self.cache[key] = self._resolve(text, province, district, commune)
+        return self.cache[key]
+
+    def _resolve(self, text, province, district, commune) -> Resolution:
+        parts = [commune, district, province] if commune or district else [text, province]
+        if commune and text and not district and not province:
+            parts = [commune, text]
+        address = ", ".join(p for p in parts if p)
+        if not address:
+            return Resolution()
+        has_district = bool(district) or bool(_DISTRICT_WORDS.search(fold(address))) and address.count(",") >= 2
+        answer = ask(address, has_district)
+        if answer.ward:
+            code = self._check(answer.ward_code, answer.ward, answer.province_code)
+            if code:
+                return Resolution(code, self.units[code][1], answer.how)
+        if not answer.province_code and "," not in address:
+            # Only a commune name: a unique exact match in the home province is not a guess.
+            codes = self.by_name.get((self.home, fold(address))) or self.by_name.get((self.home, _bare(fold(address))))
+            if codes and len(codes) == 1:
+                return Resolution(codes[0], self.home, "name")
+        province_code = answer.province_code if answer.province_code in self.units else None
+        return Resolution(None, province_code, "")
+
+    def _check(self, code, name, province_code) -> str | None:
+        """The library's commune code if our table agrees, else the commune of that name there."""
+        folded = fold(name)
+        unit = self.units.get(code or "")
+        if unit and unit[2] == "commune" and unit[0] == folded:
+            return code
+        for key in ((province_code, folded), (province_code, _bare(folded))):
+            codes = self.by_name.get(key)
+            if codes and len(codes) == 1:
+                return codes[0]
+        return None
+
+    def is_home(self, code: str | None) -> bool:
+        unit = self.units.get(code or "")
+        return bool(unit) and (code == self.home or unit[1] == self.home)
+
+
+_TYPES = re.compile(r"^(xa|phuong|thi tran|dac khu|tt|p|x)\.?\s+")
+
+
+def _bare(folded: str) -> str:
+    """A folded commune name without its type word: 'xa nghia trung' -> 'nghia trung'."""
+    return _TYPES.sub("", folded)
+
+
+def suggestions(text: str, province_code: str, limit: int = 5) -> list[AdminUnit]:
+    """Communes a supervisor may mean for an unresolved destination, best first."""
+    from ..areas.operations import search_communes
+
+    first = fold(text).split(",")[0]
+    words = _bare(first.strip())
+    found = search_communes(words, province_code, limit) if words else []
+    if not found and words:
+        for word in sorted(words.split(), key=len, reverse=True)[:2]:
+            found += [u for u in search_communes(word, province_code, limit) if u not in found]
+    return found[:limit]

@@ -1,0 +1,515 @@
+"""Imports as plain functions: read a file into rows, dry run, commit in one transaction, triage.
+
+The uploaded file is read once into ImportRow (its cells by column name), so every later step,
+on whichever node serves it, works from the database and never from a file on one machine.
+"""
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+
+from .. import audit
+from ..accounts.scope import commune_codes
+from ..clock import LOCAL, utcnow
+from ..codes import new_code
+from ..extensions import db
+from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, ImportBatch, ImportProfile,
+                      ImportRow, Passage, User)
+from ..text import fold, nfc, normalise_phone
+from . import values
+from .addresses import Resolver
+from .header import FIELDS, IGNORE, Header, find_header
+from .reader import FileProblem, Table, has_formulas, read_table
+
+CHUNK = 2000
+PROGRESS_EVERY = 2000
+PROBLEM_STATUSES = ("duplicate", "triage", "invalid")
+
+
+class ImportFailure(ValueError):
+    """A step that cannot be done now; the message is shown to the user."""
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def previous_imports(digest: str, *, exclude: int | None = None) -> list[ImportBatch]:
+    """Batches of the same file that were read before (a re-upload is warned about)."""
+    stmt = select(ImportBatch).where(ImportBatch.file_hash == digest,
+                                     ImportBatch.status.notin_(("failed", "cancelled", "refused")))
+    if exclude:
+        stmt = stmt.where(ImportBatch.id != exclude)
+    return list(db.session.scalars(stmt.order_by(ImportBatch.created_at)))
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _jsonable(cell):
+    if isinstance(cell, datetime):
+        return cell.replace(tzinfo=None).isoformat(timespec="seconds")
+    if hasattr(cell, "isoformat"):  # date, time
+        return cell.isoformat()
+    if isinstance(cell, str):
+        return cell.strip()
+    return cell
+
+
+def create_batch(filename: str, data: bytes, *, user, checkpoint_id: int | None = None) -> ImportBatch:
+    """A batch for an uploaded file, before it is read (reading may run in the background)."""
+    batch = ImportBatch(filename=(filename or "tep")[:255], file_hash=file_hash(data), status="reading",
+                        uploaded_by_id=getattr(user, "id", None), checkpoint_id=checkpoint_id)
+    db.session.add(batch)
+    db.session.flush()
+    audit.record("import.upload", batch, user=user, detail=f"{batch.filename} sha256={batch.file_hash}",
+                 after={"size": len(data)})
+    return batch
+
+
+def parse_upload(data: bytes, *, max_unzipped: int | None = None) -> tuple[Table, Header]:
+    """Read the file and find its header: FileProblem (one clear message) if it cannot be imported."""
+    table = read_table(data, **({"max_unzipped": max_unzipped} if max_unzipped else {}))
+    header = find_header(table)
+    if all(values.is_blank_or_total(r) for r in table.rows[header.index + 1:]):
+        raise FileProblem("formulas_only" if table.kind == "xlsx" and has_formulas(data) else "empty")
+    return table, header
+
+
+def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: ImportProfile | None = None,
+               progress=None) -> int:
+    """One ImportRow per data row (raw cells by column name); blank and total rows are skipped."""
+    mapping = dict(header.mapping)
+    if profile:
+        mapping.update({label: fld for label, fld in profile.mapping.items() if label in mapping})
+    batch.mapping = {"labels": header.labels, "map": mapping,
+                     "header_row": table.row_number(header.index)}
+    batch.profile_id = profile.id if profile else None
+    pending, stored = [], 0
+    for offset, cells in enumerate(table.rows[header.index + 1:]):
+        if values.is_blank_or_total(cells):
+            continue
+        number = table.row_number(header.index + 1 + offset)
+        data_cells = {label: _jsonable(cells[i]) for i, label in enumerate(header.labels)
+                      if i < len(cells) and cells[i] not in ("", None)}
+        pending.append({"batch_id": batch.id, "row_number": number, "data": data_cells,
+                        "status": "new", "errors": []})
+        stored += 1
+        if len(pending) >= CHUNK:
+            db.session.execute(insert(ImportRow), pending)
+            pending = []
+            if progress:
+                progress(stored)
+    if pending:
+        db.session.execute(insert(ImportRow), pending)
+    batch.total_rows = stored
+    batch.processed_rows = 0
+    batch.status = "uploaded"
+    return stored
+
+
+# ---------------------------------------------------------------- analysing
+
+
+@dataclass
+class Context:
+    """What a dry run or commit needs besides the rows: scope, checkpoints, resolver, known passages."""
+
+    home: str
+    user: User | None
+    default_checkpoint: int | None
+    checkpoints: dict = field(default_factory=dict)  # folded name or code -> id
+    allowed: set = field(default_factory=set)
+    resolver: Resolver | None = None
+    known: set = field(default_factory=set)  # duplicate keys already in the database
+    token_hours: int = 72
+
+
+def build_context(batch: ImportBatch, user) -> Context:
+    home = current_app.config["KIEMDICH_PROVINCE"]
+    stmt = select(Checkpoint)
+    if user is not None and user.role != "admin":
+        stmt = stmt.where(Checkpoint.commune_code.in_(commune_codes(user)))
+    visible = list(db.session.scalars(stmt))
+    ctx = Context(home=home, user=user, default_checkpoint=batch.checkpoint_id,
+                  resolver=Resolver.load(home),
+                  token_hours=current_app.config.get("KIEMDICH_TOKEN_VALID_HOURS", 72))
+    for cp in visible:
+        ctx.allowed.add(cp.id)
+        ctx.checkpoints[fold(cp.name)] = cp.id
+        ctx.checkpoints[cp.code.lower()] = cp.id
+    if batch.checkpoint_id and batch.checkpoint_id not in ctx.allowed:
+        raise ImportFailure("checkpoint")
+    return ctx
+
+
+def person_key(id_number: str, name_folded: str, birth_year, phone: str) -> str:
+    """Who a row is about: the ID number when given, else name + birth year + phone."""
+    return f"id:{id_number}" if id_number else f"p:{name_folded}|{birth_year}|{phone}"
+
+
+def passage_key(person: str, checkpoint_id: int, moment_utc: datetime) -> tuple:
+    return person, checkpoint_id, moment_utc.replace(second=0, microsecond=0).isoformat()
+
+
+def load_known(ctx: Context, start: datetime, end: datetime, checkpoint_ids: set[int]) -> None:
+    """Duplicate keys of the passages already recorded at these checkpoints in this period."""
+    if not checkpoint_ids:
+        return
+    rows = db.session.execute(
+        select(Declaration.id_number, Declaration.search_name, Declaration.birth_year, Declaration.phone,
+               Passage.checkpoint_id, Passage.client_ts, Passage.server_ts)
+        .join(Passage, Passage.declaration_id == Declaration.id)
+        # A device offline for hours sends its passages late: look a day either side.
+        .where(Passage.checkpoint_id.in_(checkpoint_ids),
+               Passage.server_ts >= start - timedelta(days=1), Passage.server_ts <= end + timedelta(days=1)))
+    for id_number, name, year, phone, cp, client_ts, server_ts in rows:
+        # The time a list shows is the device's (client_ts) when there is one, as exports write it.
+        ctx.known.add(passage_key(person_key(id_number, name, year, phone), cp, client_ts or server_ts))
+
+
+@dataclass
+class Parsed:
+    """One row after the rules: its status, problems, and what would be written."""
+
+    row_id: int
+    number: int
+    status: str = "new"
+    errors: list = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+    checkpoint_id: int | None = None
+    moment: datetime | None = None  # UTC
+    commune_code: str | None = None
+    transit: bool = False
+    decision: str = "allow"
+    instruction: int | None = None
+    note: str = ""
+    key: tuple | None = None
+
+
+def _get(cells: dict, columns: dict, fld: str):
+    label = columns.get(fld)
+    return cells.get(label) if label else None
+
+
+def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context) -> Parsed:
+    """Apply the data rules to one row (no database writes)."""
+    p = Parsed(row_id=row_id, number=number)
+    err = p.errors
+    get = lambda fld: _get(cells, columns, fld)  # noqa: E731
+
+    name = values.text(get("full_name"))
+    if not name:
+        err.append("missing_name")
+    year, birth_date = values.birth(get("birth"))
+    if year is None:
+        err.append("missing_birth")
+    id_number, id_type, id_problem = values.id_number(get("id_number"))
+    if id_problem == "rounded":
+        err.append("rounded_id")
+    elif id_problem:
+        err.append("bad_id")
+    raw_phone = values.phone_digits(get("phone"))
+    phone = normalise_phone(raw_phone) if raw_phone else ""
+    if raw_phone and phone is None:
+        err.append("bad_phone")
+        phone = ""
+    if not id_number and not phone and not id_problem and "bad_phone" not in err:
+        err.append("missing_contact")
+
+    local = values.moment(get("passed_at"))
+    if local is None:
+        err.append("missing_time")
+    else:
+        p.moment = local.replace(tzinfo=LOCAL).astimezone(utcnow().tzinfo)
+        if p.moment > utcnow() + timedelta(days=1):
+            err.append("future_time")
+
+    checkpoint_text = values.text(get("checkpoint"))
+    if checkpoint_text:
+        p.checkpoint_id = ctx.checkpoints.get(fold(checkpoint_text)) or ctx.checkpoints.get(checkpoint_text.lower())
+        if p.checkpoint_id is None and ctx.default_checkpoint is None:
+            err.append("unknown_checkpoint")
+    if p.checkpoint_id is None:
+        p.checkpoint_id = ctx.default_checkpoint
+        if p.checkpoint_id is None and "unknown_checkpoint" not in err:
+            err.append("missing_checkpoint")
+
+    p.instruction, decision = values.instruction(get("instruction"))
+    p.decision = decision or "allow"
+    p.note = values.text(get("note"))[:2000]
+
+    dest_text = values.text(get("dest"))
+    dest = dict(text=dest_text, province=values.text(get("dest_province")),
+                district=values.text(get("dest_district")), commune=values.text(get("dest_commune")))
+    origin_text = values.text(get("origin"))
+    origin_province = values.text(get("origin_province"))
+
+    if err:
+        p.status = "invalid"
+        return p
+
+    if not any(dest.values()):
+        resolution = None
+        p.errors.append("missing_dest")
+    else:
+        resolution = ctx.resolver.resolve(**dest)
+    origin = ctx.resolver.resolve(text=origin_text, province=origin_province) if (
+        origin_text or origin_province) else None
+    name_folded = fold(name)
+    p.key = passage_key(person_key(id_number, name_folded, year, phone), p.checkpoint_id, p.moment)
+    street = values.text(get("dest_street")) or (dest_text if not resolution or not resolution.commune_code
+                                                 or resolution.how == "name" else "")
+    if resolution and resolution.commune_code:
+        p.commune_code = resolution.commune_code
+        p.transit = not ctx.resolver.is_home(resolution.commune_code)
+    elif resolution and resolution.province_code and resolution.province_code != ctx.home:
+        p.transit = True
+    else:
+        p.status = "triage"
+        if "missing_dest" not in p.errors:
+            p.errors.append("unresolved_dest")
+        if not street:
+            street = ", ".join(v for v in dest.values() if v)
+
+    p.record = {
+        "full_name": nfc(name)[:120], "search_name": name_folded[:120], "id_type": id_type or "",
+        "id_number": id_number, "birth_year": year, "birth_date": birth_date, "sex": values.sex(get("sex")) or "khac",
+        "phone": phone, "nationality": values.text(get("nationality"))[:60] or "Việt Nam",
+        "origin_province_code": origin.province_code if origin else None,
+        "origin_commune_code": origin.commune_code if origin else None,
+        "origin_street": (origin_text or origin_province)[:200],
+        "dest_commune_code": p.commune_code, "dest_street": street[:200],
+        "travel_date": local.date(), "vehicle_type": values.vehicle(get("vehicle_type")),
+        "vehicle_plate": values.text(get("vehicle_plate")).upper()[:20],
+    }
+    return p
+
+
+def _columns(batch: ImportBatch) -> dict:
+    """Field -> column label, from the batch's mapping (first column wins for a field)."""
+    out = {}
+    for label in batch.mapping.get("labels", []):
+        fld = batch.mapping.get("map", {}).get(label)
+        if fld and fld != IGNORE and fld in FIELDS and fld not in out:
+            out[fld] = label
+    return out
+
+
+def analyse(batch: ImportBatch, ctx: Context, progress=None):
+    """Every row of the batch through the rules and duplicate checks; yields Parsed in row order."""
+    columns = _columns(batch)
+    rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
+                              .where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_number)).all()
+    parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
+    moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
+    if moments:
+        load_known(ctx, min(moments), max(moments), {p.checkpoint_id for p in parsed if p.checkpoint_id})
+    first_seen: dict[tuple, int] = {}
+    for i, p in enumerate(parsed):
+        if p.status != "invalid" and p.key is not None:
+            if p.key in ctx.known:
+                p.status, p.errors = "duplicate", ["duplicate_db"]
+            elif p.key in first_seen:
+                p.status, p.errors = "duplicate", [f"duplicate_file:{first_seen[p.key]}"]
+            else:
+                first_seen[p.key] = p.number
+        if progress and (i + 1) % PROGRESS_EVERY == 0:
+            progress(i + 1)
+    return parsed
+
+
+def count(parsed) -> dict:
+    counts = {"total": 0, "new": 0, "transit": 0, "duplicate": 0, "triage": 0, "invalid": 0}
+    for p in parsed:
+        counts["total"] += 1
+        counts[p.status] += 1
+        if p.status == "new" and p.transit:
+            counts["transit"] += 1
+    return counts
+
+
+def _store_problems(batch: ImportBatch, parsed) -> None:
+    """Reset the rows' statuses, then write the problem rows' statuses and reasons."""
+    db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status != "new")
+                       .values(status="new", errors=[], resolved_commune_code=None))
+    problems = [{"id": p.row_id, "status": p.status, "errors": p.errors}
+                for p in parsed if p.status != "new"]
+    for start in range(0, len(problems), CHUNK):
+        db.session.execute(update(ImportRow), problems[start:start + CHUNK])
+
+
+def dry_run(batch: ImportBatch, user, progress=None) -> dict:
+    """Counts and every problem row, written to the batch; no declaration, passage or arrival."""
+    if batch.status not in ("uploaded", "analysed", "failed", "analysing"):
+        raise ImportFailure("state")
+    ctx = build_context(batch, user)
+    parsed = analyse(batch, ctx, progress)
+    _store_problems(batch, parsed)
+    batch.counts = count(parsed)
+    batch.processed_rows = batch.total_rows
+    batch.status = "analysed"
+    batch.error = ""
+    return batch.counts
+
+
+# ---------------------------------------------------------------- committing
+
+
+def _insert_returning(model, rows: list[dict]) -> list[int]:
+    ids = []
+    for start in range(0, len(rows), CHUNK):
+        result = db.session.execute(insert(model).returning(model.id, sort_by_parameter_order=True),
+                                    rows[start:start + CHUNK])
+        ids.extend(result.scalars().all())
+    return ids
+
+
+def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
+    """Declarations, passages, arrivals for the good rows (triage rows wait for a commune)."""
+    good = [p for p in parsed if p.status in ("new", "triage")]
+    user_id = getattr(ctx.user, "id", None)
+    now = utcnow()
+    written = 0
+    for start in range(0, len(good), CHUNK):
+        chunk = good[start:start + CHUNK]
+        declarations = []
+        for p in chunk:
+            rec = dict(p.record)
+            rec.update(code=new_code(), token_id=uuid.uuid4().hex[:16], checkpoint_id=p.checkpoint_id,
+                       consent_version="import", source="import", import_row_id=p.row_id,
+                       valid_until=p.moment + timedelta(hours=ctx.token_hours), created_at=now,
+                       symptoms=[])
+            declarations.append(rec)
+        decl_ids = _insert_returning(Declaration, declarations)
+        passages = [{"declaration_id": d, "checkpoint_id": p.checkpoint_id, "user_id": user_id, "kind": "import",
+                     "decision": p.decision, "instruction_code": p.instruction, "transit": p.transit,
+                     "client_uuid": str(uuid.uuid4()), "client_ts": p.moment, "server_ts": p.moment,
+                     "note": p.note} for p, d in zip(chunk, decl_ids)]
+        passage_ids = _insert_returning(Passage, passages)
+        routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
+                  if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse"]
+        route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction) for p, d, ps in routed],
+                       user_id=user_id, reason=f"import:{batch.id}")
+        written += len(chunk)
+        if progress:
+            progress(written)
+
+
+def route_arrivals(items, *, user_id=None, reason="") -> list[int]:
+    """Expected arrivals in the destination communes: (declaration id, passage id, commune, when, instruction)."""
+    if not items:
+        return []
+    arrival_ids = _insert_returning(Arrival, [
+        {"declaration_id": d, "passage_id": ps, "commune_code": commune, "status": "expected",
+         "expected_at": when, "instruction_code": instruction, "test_days": []}
+        for d, ps, commune, when, instruction in items])
+    db.session.execute(insert(ArrivalEvent), [
+        {"arrival_id": a, "user_id": user_id, "action": "routed", "from_status": "", "to_status": "expected",
+         "reason": reason, "data": {}} for a in arrival_ids])
+    return arrival_ids
+
+
+def commit(batch: ImportBatch, user, progress=None) -> dict:
+    """Write the batch in the caller's transaction: the caller commits, or rolls back on any error."""
+    if batch.status not in ("analysed", "committing"):
+        raise ImportFailure("state")
+    ctx = build_context(batch, user)
+    parsed = analyse(batch, ctx)  # again: the database may have changed since the dry run
+    _store_problems(batch, parsed)
+    write_rows(batch, ctx, parsed, progress)
+    db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status == "new")
+                       .values(status="imported", data={}))  # the declaration now holds the data
+    counts = count(parsed)
+    batch.status, batch.counts, batch.error = "committed", counts, ""
+    batch.processed_rows, batch.committed_at = batch.total_rows, utcnow()
+    audit.record("import.commit", object_type="ImportBatch", object_id=str(batch.id), user=user,
+                 after=counts, detail=f"{batch.filename} sha256={batch.file_hash}")
+    return counts
+
+
+# ---------------------------------------------------------------- triage
+
+
+def triage_rows(user, limit: int = 200, row_id: int | None = None):
+    """Rows waiting for a commune, at checkpoints in the user's area, oldest first."""
+    stmt = (select(ImportRow, Declaration).join(Declaration, Declaration.import_row_id == ImportRow.id)
+            .where(ImportRow.status == "triage").order_by(ImportRow.id))
+    if row_id is not None:
+        stmt = stmt.where(ImportRow.id == row_id)
+    if user.role != "admin":
+        stmt = stmt.join(Checkpoint, Checkpoint.id == Declaration.checkpoint_id).where(
+            Checkpoint.commune_code.in_(commune_codes(user)))
+    return db.session.execute(stmt.limit(limit)).all()
+
+
+def triage_count(user) -> int:
+    stmt = (select(func.count()).select_from(ImportRow)
+            .join(Declaration, Declaration.import_row_id == ImportRow.id).where(ImportRow.status == "triage"))
+    if user.role != "admin":
+        stmt = stmt.join(Checkpoint, Checkpoint.id == Declaration.checkpoint_id).where(
+            Checkpoint.commune_code.in_(commune_codes(user)))
+    return db.session.scalar(stmt) or 0
+
+
+def resolve_triage(row: ImportRow, commune_code: str, *, user) -> Arrival:
+    """A supervisor picks the commune of an unresolved destination: the arrival is routed there."""
+    declaration = db.session.scalar(select(Declaration).where(Declaration.import_row_id == row.id))
+    unit = db.session.get(AdminUnit, commune_code)
+    home = current_app.config["KIEMDICH_PROVINCE"]
+    if row.status != "triage" or declaration is None:
+        raise ImportFailure("state")
+    if unit is None or unit.kind != "commune" or unit.parent_code != home:
+        raise ImportFailure("commune")
+    passage = db.session.scalar(select(Passage).where(Passage.declaration_id == declaration.id)
+                                .order_by(Passage.id))
+    declaration.dest_commune_code = commune_code
+    row.status = "imported"
+    row.resolved_commune_code = commune_code
+    row.errors = []
+    row.data = {}
+    (arrival_id,) = route_arrivals([(declaration.id, passage.id if passage else None, commune_code,
+                                     passage.server_ts if passage else utcnow(),
+                                     passage.instruction_code if passage else None)],
+                                   user_id=user.id, reason="triage")
+    audit.record("import.triage", object_type="ImportRow", object_id=str(row.id), user=user,
+                 after={"commune": commune_code, "arrival": arrival_id}, area_code=commune_code)
+    return db.session.get(Arrival, arrival_id)
+
+
+# ---------------------------------------------------------------- profiles and reports
+
+
+def save_profile(name: str, mapping: dict, *, user) -> ImportProfile:
+    """Save (or replace) a named column mapping for files from one source."""
+    name = nfc(name)[:120]
+    profile = db.session.scalar(select(ImportProfile).where(ImportProfile.name == name))
+    clean = {label: fld for label, fld in mapping.items() if fld in FIELDS or fld == IGNORE}
+    if profile is None:
+        profile = ImportProfile(name=name, mapping=clean, created_by_id=user.id)
+        db.session.add(profile)
+    else:
+        profile.mapping = clean
+    db.session.flush()
+    audit.record("import.profile", profile, user=user, after={"name": name})
+    return profile
+
+
+def rejected_rows(batch: ImportBatch):
+    """The rows the error report repeats (invalid and duplicate), in file order."""
+    return db.session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id,
+                                                      ImportRow.status.in_(("invalid", "duplicate")))
+                              .order_by(ImportRow.row_number)).yield_per(1000)
+
+
+def problem_rows(batch: ImportBatch, limit: int = 500):
+    return list(db.session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id,
+                                                           ImportRow.status.in_(PROBLEM_STATUSES))
+                                   .order_by(ImportRow.row_number).limit(limit)))
+
+
+__all__ = ["FileProblem", "Table", "create_batch", "dry_run", "commit", "resolve_triage",
+           "save_profile", "parse_upload", "store_rows", "rejected_rows", "problem_rows", "previous_imports", "triage_rows"]

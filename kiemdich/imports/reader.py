@@ -1,0 +1,219 @@
+"""Reading an uploaded file into rows of cells: .xlsx, .xls, .ods with python-calamine, .csv sniffed.
+
+The file's content decides how it is read, never its name: a renamed file gets the same clear
+message as any other file that is not a spreadsheet.
+"""
+import codecs
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and Office files encrypted with a password
+ZIP = b"PK\x03\x04"
+ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+MAX_UNZIPPED = 400 * 1024 * 1024  # default ceiling on what a .xlsx/.ods may expand to
+MAX_RATIO = 1000  # deflate tops out near 1000:1; more means a crafted archive
+
+
+class FileProblem(ValueError):
+    """A file that cannot be imported at all; .code names the message (PROBLEMS) shown to the user."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(PROBLEMS.get(self.code, PROBLEMS["corrupt"]))
+
+
+NOT_SPREADSHEET = _l("This file is not a spreadsheet. Upload an Excel (.xlsx, .xls), "
+                     "OpenDocument (.ods) or CSV file.")
+ENCRYPTED = _l("This workbook is protected by a password. Remove the password in Excel "
+               "(File > Info > Protect Workbook), save, and upload it again.")
+CORRUPT = _l("The workbook is damaged and cannot be read. Open it in Excel, save it again "
+             "and upload the new copy.")
+TOO_BIG = _l("The file expands to far more data than a list of people can hold; it was refused.")
+EMPTY = _l("The first sheet of the file is empty.")
+FORMULAS_ONLY = _l("The sheet only holds formulas whose results were never saved. Open the file "
+                   "in Excel, save it, and upload it again.")
+NO_COLUMNS = _l("No column of the header was recognised (for example \"Họ và tên\", \"Số CCCD\", "
+                "\"Nơi đến\"). Check that the first sheet holds the list, with one header row.")
+PROBLEMS = {"not_spreadsheet": NOT_SPREADSHEET, "encrypted": ENCRYPTED, "corrupt": CORRUPT,
+            "too_big": TOO_BIG, "empty": EMPTY, "formulas_only": FORMULAS_ONLY, "no_columns": NO_COLUMNS}
+
+
+@dataclass
+class Table:
+    """The first sheet as rows of cell values, with the sheet row number of each row."""
+
+    rows: list[list]
+    first_row_number: int = 1  # the spreadsheet's number of rows[0]
+    kind: str = "xlsx"
+    merged: list = field(default_factory=list)
+
+    def row_number(self, index: int) -> int:
+        return self.first_row_number + index
+
+
+def sniff_kind(data: bytes) -> str:
+    """'xlsx', 'ods', 'xls' or 'csv' from the bytes; FileProblem when none fits."""
+    if data.startswith(ZIP):
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except (zipfile.BadZipFile, ValueError):
+            raise FileProblem("corrupt") from None
+        if "xl/workbook.xml" in names:
+            return "xlsx"
+        if "content.xml" in names and "mimetype" in names:
+            return "ods"
+        raise FileProblem("not_spreadsheet")
+    if data.startswith(OLE2):
+        if ENCRYPTED_STREAM in data:
+            raise FileProblem("encrypted")
+        return "xls"
+    return "csv"
+
+
+def check_archive(data: bytes, limit: int = MAX_UNZIPPED) -> None:
+    """Refuse a zip bomb by its declared sizes, before anything is decompressed."""
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise FileProblem("corrupt") from None
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > 1_000_000 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise FileProblem("too_big")
+    if total > limit:
+        raise FileProblem("too_big")
+
+
+def has_formulas(data: bytes) -> bool:
+    """Whether the first worksheet of a .xlsx holds formulas (read in bounded chunks)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        sheets = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
+        if not sheets:
+            return False
+        with archive.open(sheets[0]) as f:
+            tail = b""
+            for _ in range(64):  # at most 64 MB
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                if re.search(rb"<f[ >]", tail + chunk):
+                    return True
+                tail = chunk[-8:]
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return False
+    return False
+
+
+def read_workbook(data: bytes, kind: str) -> Table:
+    """The first sheet of a workbook through python-calamine."""
+    import python_calamine as pc
+
+    try:
+        book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = book.get_sheet_by_index(0)
+        rows = sheet.to_python(skip_empty_area=True)
+        start = sheet.start or (0, 0)
+        merged = list(sheet.merged_cell_ranges or []) if kind == "xlsx" else []
+    except pc.PasswordError:
+        raise FileProblem("encrypted") from None
+    except (pc.CalamineError, pc.ZipError, pc.XmlError, pc.WorksheetNotFound, IndexError, ValueError):
+        raise FileProblem("corrupt") from None
+    except Exception as err:  # calamine raises plain errors for some damaged parts
+        if "password" in str(err).lower() or "encrypt" in str(err).lower():
+            raise FileProblem("encrypted") from None
+        raise FileProblem("corrupt") from None
+    table = Table(rows=rows, first_row_number=start[0] + 1, kind=kind, merged=merged)
+    if not any(_filled(row) for row in rows):
+        if kind == "xlsx" and has_formulas(data):
+            raise FileProblem("formulas_only")
+        raise FileProblem("empty")
+    return table
+
+
+def _filled(row) -> bool:
+    return any(cell not in ("", None) and str(cell).strip() for cell in row)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
+def decode_text(data: bytes) -> str:
+    """Text of a CSV file: UTF-8 with or without BOM, UTF-16 (BOM or not), else Windows-1258."""
+    if data.startswith(codecs.BOM_UTF8):
+        return _strict(data[3:], "utf-8")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(data, "utf-16")
+    head = data[:4000]
+    if head and head.count(b"\x00") > len(head) // 4:  # UTF-16 without a BOM: every other byte is 0
+        even_zeros = head[0::2].count(0)
+        return _strict(data, "utf-16-be" if even_zeros > len(head) // 4 else "utf-16-le")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1258")  # Vietnamese Windows code page, still found in old exports
+        except UnicodeDecodeError:
+            raise FileProblem("not_spreadsheet") from None
+    if _CONTROL.search(text[:100_000]):
+        raise FileProblem("not_spreadsheet")
+    return text
+
+
+def _strict(data: bytes, encoding: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise FileProblem("not_spreadsheet") from None
+    text = text.lstrip("\ufeff")
+    if _CONTROL.search(text[:100_000]):
+        raise FileProblem("not_spreadsheet")
+    return text
+
+
+def sniff_delimiter(sample: str) -> str:
+    """Comma, semicolon, tab or pipe: what the csv sniffer finds, else the most frequent one."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        lines = [line for line in sample.splitlines()[:30] if line.strip()]
+        counts = {d: sum(line.count(d) for line in lines) for d in ",;\t|"}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def read_csv(data: bytes) -> Table:
+    """Rows of a CSV file, delimiter and encoding detected."""
+    text = decode_text(data)
+    if not text.strip():
+        raise FileProblem("empty")
+    delimiter = sniff_delimiter(text[:65536])
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        raise FileProblem("corrupt") from None
+    if not any(_filled(row) for row in rows):
+        raise FileProblem("empty")
+    return Table(rows=rows, kind="csv")
+
+
+def read_table(data: bytes, *, max_unzipped: int = MAX_UNZIPPED) -> Table:
+    """The first sheet of any supported file; FileProblem with one clear message otherwise."""
+    if not data:
+        raise FileProblem("empty")
+    kind = sniff_kind(data)
+    if kind in ("xlsx", "ods"):
+        check_archive(data, max_unzipped)
+    if kind == "csv":
+        return read_csv(data)
+    return read_workbook(data, kind)
