@@ -222,7 +222,6 @@ def upgrade():
     sa.ForeignKeyConstraint(['contact_commune_code'], ['admin_unit.code'], name=op.f('fk_declaration_contact_commune_code_admin_unit')),
     sa.ForeignKeyConstraint(['declared_by_id'], ['user.id'], name=op.f('fk_declaration_declared_by_id_user')),
     sa.ForeignKeyConstraint(['dest_commune_code'], ['admin_unit.code'], name=op.f('fk_declaration_dest_commune_code_admin_unit')),
-    sa.ForeignKeyConstraint(['import_row_id'], ['import_row.id'], name=op.f('fk_declaration_import_row_id_import_row'), use_alter=True),
     sa.ForeignKeyConstraint(['origin_commune_code'], ['admin_unit.code'], name=op.f('fk_declaration_origin_commune_code_admin_unit')),
     sa.ForeignKeyConstraint(['origin_province_code'], ['admin_unit.code'], name=op.f('fk_declaration_origin_province_code_admin_unit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_declaration')),
@@ -287,6 +286,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['resolved_commune_code'], ['admin_unit.code'], name=op.f('fk_import_row_resolved_commune_code_admin_unit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_row'))
     )
+    # declaration <-> import_row point at each other: this key is added once both tables exist.
+    with op.batch_alter_table('declaration', schema=None) as batch_op:
+        batch_op.create_foreign_key(batch_op.f('fk_declaration_import_row_id_import_row'), 'import_row',
+                                    ['import_row_id'], ['id'])
     with op.batch_alter_table('import_row', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_import_row_batch_id'), ['batch_id'], unique=False)
 
@@ -427,6 +430,8 @@ def downgrade():
     with op.batch_alter_table('import_row', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_import_row_batch_id'))
 
+    with op.batch_alter_table('declaration', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_declaration_import_row_id_import_row'), type_='foreignkey')
     op.drop_table('import_row')
     op.drop_table('user_checkpoint')
     op.drop_table('retired_checkpoint_code')
