@@ -51,6 +51,7 @@ class Arrival(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     declaration: Mapped["Declaration"] = relationship(back_populates="arrivals")  # noqa: F821
+    passage: Mapped["Passage | None"] = relationship()  # noqa: F821
     commune: Mapped["AdminUnit"] = relationship()  # noqa: F821
     rule: Mapped["MonitoringRule | None"] = relationship()  # noqa: F821
     checks: Mapped[list["HealthCheck"]] = relationship(

@@ -1,0 +1,104 @@
+"""Pure rules: vaccination status, origin epidemic level and the monitoring plan they give.
+
+Everything here reads rows (rules, levels) but never writes; tests call it without HTTP.
+"""
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import AreaLevel, MonitoringRule
+
+FULL_AFTER_DAYS = 14  # fully vaccinated from 14 days after the last dose
+RECOVERED_MONTHS_DAYS = 183  # "recovered within 6 months"
+DEFAULT_LEVEL = 1  # an origin nobody has set a level for: the new normal (documented in README)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an arrival must do, and under which rule line it was decided."""
+
+    measure: str
+    days: int
+    start: date
+    end: date
+    self_monitoring_until: date | None
+    test_days: list[int] = field(default_factory=list)  # day numbers, 1 = arrival day
+    needs_approval: bool = False
+    instruction_code: int | None = None
+    rule_id: int | None = None
+    rule_version: int | None = None
+
+    def test_dates(self) -> list[date]:
+        return [self.start + timedelta(days=d - 1) for d in self.test_days]
+
+
+def vaccination_status(doses: int, last_dose: date | None, recovered: date | None, on: date) -> str:
+    """full, recovered, partial or none, as the 2021 rules counted them on the arrival date."""
+    if doses >= 2 and last_dose and (on - last_dose).days >= FULL_AFTER_DAYS:
+        return "full"
+    if recovered and 0 <= (on - recovered).days <= RECOVERED_MONTHS_DAYS:
+        return "recovered"
+    if doses >= 1:
+        return "partial"
+    return "none"
+
+
+def origin_level(province_code: str | None, commune_code: str | None, on: date) -> int:
+    """The epidemic level in force on `on`: the commune's if set, else its province's."""
+    for code in (commune_code, province_code):
+        if not code:
+            continue
+        level = db.session.scalar(
+            select(AreaLevel.level)
+            .where(AreaLevel.area_code == code, AreaLevel.effective_from <= on,
+                   or_(AreaLevel.effective_to.is_(None), AreaLevel.effective_to >= on))
+            .order_by(AreaLevel.effective_from.desc(), AreaLevel.id.desc())
+            .limit(1))
+        if level is not None:
+            return level
+    return DEFAULT_LEVEL
+
+
+def rule_version_in_force(on: date) -> int | None:
+    """The newest published rule set effective on `on`."""
+    return db.session.scalar(
+        select(MonitoringRule.version)
+        .where(MonitoringRule.published, MonitoringRule.effective_from <= on,
+               or_(MonitoringRule.effective_to.is_(None), MonitoringRule.effective_to >= on))
+        .order_by(MonitoringRule.version.desc()).limit(1))
+
+
+def find_rule(level: int, vaccination: str, on: date, version: int | None = None) -> MonitoringRule | None:
+    version = version if version is not None else rule_version_in_force(on)
+    if version is None:
+        return None
+    return db.session.scalar(select(MonitoringRule).where(
+        MonitoringRule.version == version, MonitoringRule.origin_level == level,
+        MonitoringRule.vaccination == vaccination))
+
+
+def plan_from_rule(rule: MonitoringRule | None, start: date) -> Plan:
+    """The plan a rule line gives for an arrival on `start` (no rule: health declaration only)."""
+    if rule is None:
+        return Plan(measure="declaration_only", days=0, start=start, end=start, self_monitoring_until=None)
+    end = start + timedelta(days=max(rule.days, 1) - 1)
+    after = rule.self_monitoring_days_after
+    return Plan(measure=rule.measure, days=rule.days, start=start, end=end,
+                self_monitoring_until=end + timedelta(days=after) if after else None,
+                test_days=list(rule.test_days or []), needs_approval=rule.needs_approval,
+                instruction_code=rule.instruction_code, rule_id=rule.id, rule_version=rule.version)
+
+
+def compute_plan(level: int, vaccination: str, arrival: date, version: int | None = None) -> Plan:
+    """The plan for a traveller from an origin at `level` with `vaccination`, arriving on `arrival`."""
+    return plan_from_rule(find_rule(level, vaccination, arrival, version), arrival)
+
+
+def plan_for_declaration(declaration, arrival: date, version: int | None = None) -> Plan:
+    """The plan for a declared trip, with the origin level in force on the arrival date."""
+    level = origin_level(declaration.origin_province_code, declaration.origin_commune_code, arrival)
+    vaccination = vaccination_status(declaration.vaccine_doses or 0, declaration.last_dose_date,
+                                     declaration.recovered_date, arrival)
+    return compute_plan(level, vaccination, arrival, version)
