@@ -40,6 +40,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .accounts import auth, views as account_views
     from .areas import views as area_views
     from .homes import views as home_views
+    from . import tokens
+    from .checkpoints import views as checkpoint_views
+    from .declarations import views as declaration_views
+    from .traveller import views as traveller_views
 
     extensions.init_app(app)
     web.init_app(app)
@@ -49,4 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(account_views.bp)
     app.register_blueprint(area_views.bp)
     app.register_blueprint(home_views.bp)
+    tokens.init_app(app)
+    app.register_blueprint(checkpoint_views.bp)
+    app.register_blueprint(declaration_views.bp)
+    app.register_blueprint(traveller_views.bp)
     return app

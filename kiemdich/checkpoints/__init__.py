@@ -1,0 +1,1 @@
+"""Checkpoints: managed by supervisors within their area, with printable QR posters."""

@@ -1,0 +1,145 @@
+"""The public declaration form (/khai-bao, /c/<checkpoint code>), self check-in, and the public key."""
+import base64
+
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user
+
+from .. import clock, qrcodes, tokens
+from ..areas import operations as areas
+from ..extensions import db, limiter
+from ..web import page_or_fragment
+from . import operations as ops
+from .forms import SYMPTOM_LABELS, VEHICLE_LABELS, DeclarationForm
+
+bp = Blueprint("declarations", __name__)
+PICKERS = ("contact", "origin", "dest")
+
+
+def _staff():
+    """A checkpoint staff member declaring on behalf of a traveller (khai hộ), else None."""
+    if current_user.is_authenticated and current_user.role == "checkpoint":
+        return current_user
+    return None
+
+
+def _declaration_rate() -> str:
+    return current_app.config["KIEMDICH_DECLARATION_RATE"]
+
+
+def _pickers(form: DeclarationForm) -> dict:
+    """For each cascading picker: its province and the communes to list."""
+    result = {}
+    for name in PICKERS:
+        province = getattr(form, f"{name}_province").data or ""
+        commune = getattr(form, name).data
+        result[name] = {"province": province, "selected": [commune] if commune else [],
+                        "communes": areas.search_communes("", province, 400) if province else []}
+    return result
+
+
+def _render_form(form, checkpoint, notice, status=200, stale=False):
+    context = {"form": form, "checkpoint": checkpoint, "notice": notice, "staff": _staff(),
+               "provinces": areas.provinces(), "pickers": _pickers(form), "stale": stale,
+               "symptom_labels": SYMPTOM_LABELS, "action": request.path}
+    return page_or_fragment("declarations/form.html", "declarations/_form.html", **context), status
+
+
+def slip_context(decl, token: str | None = None) -> dict:
+    """What the personal QR slip shows: the QR of a freshly signed token and the trip's summary."""
+    token = token or ops.token_for(decl)
+    url = qrcodes.personal_url(token)
+    qr = qrcodes.make(url)
+    return {"decl": decl, "token": token, "url": url, "qr": qrcodes.svg_inline(qr, decl.full_name),
+            "png": base64.b64encode(qrcodes.png_bytes(qr, min_pixels=480, dpi=150)).decode("ascii"),
+            "dest": areas.label(decl.dest_commune), "vehicle": VEHICLE_LABELS.get(decl.vehicle_type, ""),
+            "vaccination": ops.vaccination_of(decl)}
+
+
+def _done(decl, created: bool, staff):
+    context = slip_context(decl) | {"created": created, "staff": staff}
+    response = current_app.make_response(
+        page_or_fragment("declarations/done.html", "declarations/_done.html", **context))
+    if request.headers.get("HX-Request"):
+        # The form asked to replace itself; the result replaces the whole page body instead.
+        response.headers["HX-Retarget"] = "#main"
+        response.headers["HX-Reswap"] = "innerHTML show:window:top"
+    return response
+
+
+def _declare(checkpoint):
+    notice = ops.latest_notice()
+    staff = _staff()
+    today = clock.today()
+    form = DeclarationForm(today=today, latest_notice=notice.version, staff=staff is not None)
+    if request.method == "GET":
+        form.nonce.data = ops.new_nonce()
+        form.consent_version.data = notice.version
+        form.travel_date.data = today
+        form.dest_province.data = current_app.config["KIEMDICH_PROVINCE"]
+        return _render_form(form, checkpoint, notice)
+    if not form.validate():
+        return _render_form(form, checkpoint, notice, 422)
+    try:
+        decl, created = ops.create_declaration(form.values(), nonce=form.nonce_value(),
+                                               checkpoint=checkpoint, staff=staff)
+    except ops.StaleForm:
+        db.session.rollback()
+        form.nonce.data = ops.new_nonce()
+        return _render_form(form, checkpoint, notice, 422, stale=True)
+    db.session.commit()
+    return _done(decl, created, staff)
+
+
+@bp.route("/khai-bao", methods=["GET", "POST"])
+@limiter.limit(_declaration_rate, methods=["POST"], exempt_when=lambda: _staff() is not None)
+def declare():
+    """Declare a trip without a checkpoint (before leaving, or from a link)."""
+    return _declare(None)
+
+
+def _checkpoint_or_gone(code: str):
+    checkpoint, state = ops.find_checkpoint(code)
+    if state == "unknown":
+        abort(404)
+    return checkpoint, state
+
+
+@bp.route("/c/<code>", methods=["GET", "POST"])
+@limiter.limit(_declaration_rate, methods=["POST"], exempt_when=lambda: _staff() is not None)
+def at_checkpoint(code: str):
+    """The poster's address: the form with the checkpoint filled in, and self check-in."""
+    checkpoint, state = _checkpoint_or_gone(code)
+    if state != "ok":
+        return render_template("declarations/gone.html", checkpoint=checkpoint, state=state), 410
+    if code != checkpoint.code and request.method == "GET":
+        return redirect(url_for(".at_checkpoint", code=checkpoint.code))
+    return _declare(checkpoint)
+
+
+@bp.post("/c/<code>/co-mat")
+@limiter.limit("30 per minute")
+def checkin(code: str):
+    """"Tôi đang ở chốt này": a passage awaiting staff confirmation."""
+    checkpoint, state = _checkpoint_or_gone(code)
+    if state != "ok":
+        return render_template("declarations/_checkin_result.html", error=state, checkpoint=checkpoint), 410
+    try:
+        passage, created = ops.self_checkin(request.form.get("token", ""), checkpoint,
+                                            client_uuid=request.form.get("client_uuid"))
+    except tokens.TokenError as err:
+        db.session.rollback()
+        return render_template("declarations/_checkin_result.html", error=err.reason, checkpoint=checkpoint), 422
+    db.session.commit()
+    return render_template("declarations/_checkin_result.html", passage=passage, created=created,
+                           checkpoint=checkpoint, error=None)
+
+
+@bp.get("/khoa-cong-khai.json")
+def public_key():
+    """The public key of the personal QR (JWK), for verifying offline in the browser."""
+    jwk = tokens.public_jwk()
+    response = jsonify(jwk)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.set_etag(jwk["kid"])
+    return response.make_conditional(request)

@@ -1,0 +1,48 @@
+"""Drawing QR codes (always segno.make_qr) and the public addresses they carry."""
+import io
+
+import segno
+from flask import current_app, request
+from markupsafe import Markup
+
+MAX_PERSONAL_VERSION = 10  # readable when printed 5x5 cm (DESIGN.md, "QR codes")
+
+
+def public_base() -> str:
+    """https://host of the deployment: KIEMDICH_PUBLIC_URL, else the address of this request."""
+    return current_app.config.get("KIEMDICH_PUBLIC_URL") or request.url_root.rstrip("/")
+
+
+def personal_url(token: str, base: str | None = None) -> str:
+    """The traveller's personal link; the token is in the fragment, never sent to a server."""
+    return f"{base or public_base()}/q#{token}"
+
+
+def checkpoint_url(code: str, base: str | None = None) -> str:
+    return f"{base or public_base()}/c/{code}"
+
+
+def make(content: str) -> segno.QRCode:
+    """A regular QR code at error correction M at least (segno raises it when that costs nothing)."""
+    return segno.make_qr(content, error="m")
+
+
+def svg_inline(qr: segno.QRCode, label: str = "") -> Markup:
+    """SVG for embedding in a page: sized by CSS (class "qr"), white quiet zone included."""
+    return Markup(qr.svg_inline(scale=1, border=4, dark="#000", light="#fff", svgclass="qr",
+                                lineclass=None, omitsize=True, title=label or None))
+
+
+def svg_file(qr: segno.QRCode, label: str = "") -> bytes:
+    out = io.BytesIO()
+    qr.save(out, kind="svg", scale=10, border=4, dark="#000", light="#fff", title=label or None,
+            xmldecl=True)
+    return out.getvalue()
+
+
+def png_bytes(qr: segno.QRCode, min_pixels: int = 1800, dpi: int = 300) -> bytes:
+    """A PNG at least `min_pixels` wide: 1800 px at 300 dpi prints 15 cm sharp."""
+    modules = qr.symbol_size(scale=1, border=4)[0]
+    out = io.BytesIO()
+    qr.save(out, kind="png", scale=-(-min_pixels // modules), border=4, dpi=dpi)
+    return out.getvalue()

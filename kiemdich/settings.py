@@ -1,0 +1,28 @@
+"""Settings an admin may change in the app (the Setting table), falling back to the configuration."""
+from flask import current_app
+
+from .extensions import db
+from .models import Setting
+
+# Setting key -> configuration name that holds its default.
+DEFAULTS = {
+    "hotline": "KIEMDICH_HOTLINE",
+    "token_valid_hours": "KIEMDICH_TOKEN_VALID_HOURS",
+    "status_grace_days": "KIEMDICH_STATUS_GRACE_DAYS",
+}
+
+
+def get(key: str) -> str:
+    """The value in force: the Setting row if an admin saved one, else the configured default."""
+    row = db.session.get(Setting, key)
+    if row is not None and row.value.strip():
+        return row.value.strip()
+    return str(current_app.config[DEFAULTS[key]])
+
+
+def get_int(key: str) -> int:
+    """An integer setting; a malformed stored value falls back to the configured default."""
+    try:
+        return int(get(key))
+    except ValueError:
+        return int(current_app.config[DEFAULTS[key]])
