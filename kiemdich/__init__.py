@@ -40,6 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .accounts import auth, views as account_views
     from .areas import views as area_views
     from .homes import views as home_views
+    from .exports import views as export_views
+    from .imports import views as import_views
     from . import tokens
     from .checkpoints import views as checkpoint_views
     from .declarations import views as declaration_views
@@ -53,6 +55,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(account_views.bp)
     app.register_blueprint(area_views.bp)
     app.register_blueprint(home_views.bp)
+    app.register_blueprint(export_views.bp)
+    app.register_blueprint(import_views.bp)
+    if not app.config.get("TESTING"):
+        from .imports.addresses import warm_up
+        warm_up()  # the address library loads in the background, never on a request
     tokens.init_app(app)
     app.register_blueprint(checkpoint_views.bp)
     app.register_blueprint(declaration_views.bp)

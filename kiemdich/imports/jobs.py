@@ -30,6 +30,7 @@ def start(app, job: str, batch_id: int, user_id: int | None, *, data=None,
     """Mark the batch as running and start the job (inline when KIEMDICH_IMPORTS_INLINE is set)."""
     set_progress(batch_id, status=RUNNING[job], processed_rows=0, error="")
     if app.config.get("KIEMDICH_IMPORTS_INLINE"):
+        db.session.rollback()  # the caller has committed; end its read snapshot so it sees the job's writes
         run(app, job, batch_id, user_id, data, profile_id)
         return None
     thread = threading.Thread(target=run, args=(app, job, batch_id, user_id, data, profile_id),

@@ -16,6 +16,7 @@ from ..accounts.scope import commune_codes
 from ..clock import LOCAL, utcnow
 from ..codes import new_code
 from ..extensions import db
+from ..followup.operations import route_arrival
 from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, ImportBatch, ImportProfile,
                       ImportRow, Passage, User)
 from ..text import fold, nfc, normalise_phone
@@ -471,13 +472,12 @@ def resolve_triage(row: ImportRow, commune_code: str, *, user) -> Arrival:
     row.resolved_commune_code = commune_code
     row.errors = []
     row.data = {}
-    (arrival_id,) = route_arrivals([(declaration.id, passage.id if passage else None, commune_code,
-                                     passage.server_ts if passage else utcnow(),
-                                     passage.instruction_code if passage else None)],
-                                   user_id=user.id, reason="triage")
+    arrival = route_arrival(declaration, passage=passage, commune_code=commune_code, user=user,
+                            at=passage.server_ts if passage else None)
+    db.session.flush()
     audit.record("import.triage", object_type="ImportRow", object_id=str(row.id), user=user,
-                 after={"commune": commune_code, "arrival": arrival_id}, area_code=commune_code)
-    return db.session.get(Arrival, arrival_id)
+                 after={"commune": commune_code, "arrival": arrival.id}, area_code=commune_code)
+    return arrival
 
 
 # ---------------------------------------------------------------- profiles and reports
