@@ -106,8 +106,8 @@ class DeclarationForm(FlaskForm):
     travel_date = LocalDateField(_l("Travel date"), validators=[_required(_l("Enter the travel date."))])
     vehicle_type = SelectField(_l("Vehicle"), choices=[(v, VEHICLE_LABELS[v]) for v in VEHICLES],
                                default="xe_may", validate_choice=False)
-    vehicle_plate = StringField(_l("Number plate"), validators=[Optional(), Length(max=20)])
-    vehicle_seat = StringField(_l("Seat number (coach)"), validators=[Optional(), Length(max=10)])
+    vehicle_plate = StringField(_l("Number plate"), validators=[Length(max=20, message=_l("At most 20 characters."))])
+    vehicle_seat = StringField(_l("Seat number (coach)"), validators=[Optional(), Length(max=10, message=_l("At most 10 characters."))])
     places_visited = TextAreaField(_l("Provinces, cities or countries you have been to in the last 14 days"),
                                    validators=[Optional(), Length(max=1000, message=_l("At most 1000 characters."))])
     # Health
@@ -118,14 +118,14 @@ class DeclarationForm(FlaskForm):
     exposure_care = BooleanField(_l("Cared directly for someone with an infectious disease"))
     vaccine_doses = SelectField(_l("COVID-19 vaccine doses received"), choices=DOSE_CHOICES, default="0",
                                 validate_choice=False)
-    last_dose_date = LocalDateField(_l("Date of the last dose"), validators=[Optional()])
+    last_dose_date = LocalDateField(_l("Date of the last dose"))
     recovered_date = LocalDateField(_l("Recovered from COVID-19 on (if you had it)"), validators=[Optional()])
     test_kind = SelectField(_l("Latest negative test"), choices=TEST_CHOICES, default="",
                             validate_choice=False)
-    test_date = LocalDateField(_l("Date of that test"), validators=[Optional()])
+    test_date = LocalDateField(_l("Date of that test"))
     # Provenance
     on_behalf = BooleanField(_l("I am declaring for someone else (khai hộ)"))
-    on_behalf_by = StringField(_l("Your name (the person declaring)"), validators=[Optional(), Length(max=120)])
+    on_behalf_by = StringField(_l("Your name (the person declaring)"), validators=[Length(max=120, message=_l("At most 120 characters."))])
     consent = BooleanField(_l("I have read the notice above and agree"))
 
     def __init__(self, *args, today: date, latest_notice: str, staff: bool = False, **kwargs):
@@ -197,7 +197,7 @@ class DeclarationForm(FlaskForm):
         self._commune(field, "contact_province")
 
     def validate_origin(self, field):
-        if not self.origin_province.data:
+        if not field.data and not self.origin_province.data:
             raise ValidationError(_("Choose the province or city you are coming from."))
         if not field.data:
             raise ValidationError(_("Choose the commune or ward you are coming from."))
