@@ -31,6 +31,7 @@ def test_import_wizard_dry_run_then_write(page, users, app, tmp_path):
 
     expect(page.get_by_role("heading", name="Các cột")).to_be_visible(timeout=15000)
     expect(page.get_by_label("Họ và tên", exact=True)).to_have_value("full_name")
+    screenshot(page, "import-columns")
     page.get_by_role("button", name="Chạy thử").click()
 
     expect(page.get_by_role("heading", name="Chạy thử: chưa ghi gì")).to_be_visible(timeout=15000)
