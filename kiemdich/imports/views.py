@@ -14,7 +14,7 @@ from ..exports.operations import write_xlsx
 from ..extensions import db, limiter
 from ..models import Checkpoint, ImportBatch, ImportProfile, ImportRow, User
 from ..web import page_or_fragment
-from . import jobs, messages, operations
+from . import jobs, messages, operations, values
 from .addresses import suggestions
 from .header import FIELDS, IGNORE
 from .reader import FileProblem
@@ -89,7 +89,7 @@ def upload():
 def _samples(batch: ImportBatch, n: int = 3) -> list[dict]:
     rows = db.session.scalars(select(ImportRow.data).where(ImportRow.batch_id == batch.id)
                               .order_by(ImportRow.row_number).limit(n))
-    return list(rows)
+    return [{label: values.text(v) for label, v in (row or {}).items()} for row in rows]  # 1981.0 -> 1981
 
 
 @bp.get("/<int:batch_id>")
