@@ -47,9 +47,23 @@ def _error(status: int, title: str, message: str):
     return render_template(template, status=status, title=title, message=message), status
 
 
+def _compress_client_errors(response):
+    """Compress 4xx answers too: Flask-Compress only compresses 2xx, and a 422 form fragment
+    (the answer to every mistake in a form) is the htmx response travellers get most often."""
+    from .extensions import compress
+
+    if 400 <= response.status_code < 500 and not response.direct_passthrough:
+        status = response.status
+        response.status_code = 200
+        response = compress.after_request(response)
+        response.status = status
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register headers, error pages and template globals."""
     app.after_request(_security_headers)
+    app.after_request(_compress_client_errors)  # runs before Flask-Compress's own hook
 
     @app.errorhandler(403)
     def forbidden(_e):

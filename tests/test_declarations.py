@@ -389,3 +389,19 @@ def test_self_checkin_to_a_destination_outside_the_province_is_transit(app, clie
     client.post(f"/c/{cp.code}/co-mat", data={"csrf_token": csrf_token(client, f"/c/{cp.code}"), "token": token},
                 headers=HX)
     assert db.session.scalar(select(Passage.transit)) is True
+
+
+def test_error_fragment_is_compressed_and_small(app, client):
+    """Flask-Compress leaves 4xx alone; the app compresses them too (the 5 KB fragment budget)."""
+    import brotli
+
+    data = dict(valid_form(phone="0123"), csrf_token=csrf_token(client, "/khai-bao"))
+    response = client.post("/khai-bao", data=data, headers=dict(HX, **{"Accept-Encoding": "br"}))
+    assert response.status_code == 422 and response.headers["Content-Encoding"] == "br"
+    assert "Accept-Encoding" in response.headers["Vary"]
+    assert len(response.data) <= 5 * 1024
+    assert "Số điện thoại di động không hợp lệ" in brotli.decompress(response.data).decode()
+    # A picker whose commune was accepted lists only that commune; the others list their province.
+    html = brotli.decompress(response.data).decode()
+    dest_options = re.search(r'<select id="dest" name="dest"[^>]*>(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="(\d+)"', dest_options) == ["25210"]

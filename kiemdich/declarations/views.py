@@ -27,20 +27,28 @@ def _declaration_rate() -> str:
     return current_app.config["KIEMDICH_DECLARATION_RATE"]
 
 
-def _pickers(form: DeclarationForm) -> dict:
-    """For each cascading picker: its province and the communes to list."""
+def _pickers(form: DeclarationForm, trim: bool) -> dict:
+    """For each cascading picker: its province and the communes to list.
+
+    When the form comes back with errors (`trim`), a picker whose commune was accepted lists
+    only that commune: the answer stays within the 5 KB fragment budget, and another commune
+    is one search away in the field above it.
+    """
     result = {}
     for name in PICKERS:
         province = getattr(form, f"{name}_province").data or ""
         commune = getattr(form, name).data
-        result[name] = {"province": province, "selected": [commune] if commune else [],
-                        "communes": areas.search_communes("", province, 400) if province else []}
+        if trim and name in form.units:
+            communes = [form.units[name]]
+        else:
+            communes = areas.search_communes("", province, 400) if province else []
+        result[name] = {"province": province, "selected": [commune] if commune else [], "communes": communes}
     return result
 
 
 def _render_form(form, checkpoint, notice, status=200, stale=False):
     context = {"form": form, "checkpoint": checkpoint, "notice": notice, "staff": _staff(),
-               "provinces": areas.provinces(), "pickers": _pickers(form), "stale": stale,
+               "provinces": areas.provinces(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
                "symptom_labels": SYMPTOM_LABELS, "action": request.path}
     return page_or_fragment("declarations/form.html", "declarations/_form.html", **context), status
 

@@ -104,7 +104,7 @@ def test_errors_are_shown_next_to_their_fields(page, app):
     screenshot(page, "declaration-errors")
     assert db.session.scalar(select(Declaration.id)) is None
     # Chromium logs the 422 itself; anything else (a CSP violation, a script error) fails.
-    assert [e for e in page.console_errors if "422" not in e] == []
+    assert [e for e in page.console_errors if "422" not in e] == [], page.console_errors
 
 
 def test_self_checkin_on_poster_url_with_a_saved_declaration(page, app):
