@@ -1,7 +1,7 @@
 """A traveller on a 390x844 phone: poster URL, the form filled with the keyboard, the QR, the app
 reopened on the status page; self check-in; the printed poster's QR size."""
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -9,10 +9,11 @@ from sqlalchemy import select
 from kiemdich import clock
 from kiemdich.extensions import db
 from kiemdich.models import Checkpoint, Declaration, Passage
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import ARTIFACTS, screenshot
 from tests.factories import PASSWORD, ArrivalFactory, CheckpointFactory, DeclarationFactory
 
 CM_PER_CSS_PX = 2.54 / 96
+LAST_DOSE = clock.today() - timedelta(days=60)
 
 
 def _type(page, label, text):
@@ -48,9 +49,8 @@ def _fill_declaration(page):
     _type(page, "Biển số xe", "59X1-123.45")
     page.get_by_label("Số mũi vắc xin COVID-19 đã tiêm").focus()
     page.keyboard.press("2")
-    page.get_by_label("Ngày tiêm mũi gần nhất").focus()
-    last = date.today() - timedelta(days=60)
-    page.keyboard.type(last.strftime("%d%m%Y"))
+    # The date picker's typing order follows the phone's locale; fill() sets the ISO value directly.
+    page.get_by_label("Ngày tiêm mũi gần nhất").fill(LAST_DOSE.isoformat())
     page.get_by_label("Tôi đã đọc thông báo ở trên và đồng ý").focus()
     page.keyboard.press("Space")
 
@@ -75,7 +75,8 @@ def test_traveller_declares_gets_qr_and_reopens_status(page, app):
     screenshot(page, "declaration-qr")
     decl = db.session.scalar(select(Declaration))
     assert decl.full_name == "Trần Thị Bích Ngọc" and decl.checkpoint_id == cp.id
-    assert decl.vehicle_plate == "59X1-123.45" and decl.vaccine_doses == 2
+    assert decl.vehicle_plate == "59X1-123.45" and decl.vaccine_doses == 2 and decl.last_dose_date == LAST_DOSE
+    assert decl.phone == "0912345678" and decl.contact_commune_code == "26743" and decl.sex == "nu"
     stored = page.evaluate("localStorage.getItem('kd.trip')")
     assert stored and "token" in stored
 
@@ -159,12 +160,17 @@ def test_poster_prints_qr_at_least_15_cm_on_one_a4_page(page, app, users):
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_label("Mật khẩu").press("Enter")
     expect(page).to_have_url(re.compile(r"/tinh$"))
-    page.goto(f"/checkpoints/{cp.id}/poster")
+    page.goto(f"/checkpoints/{cp.id}")
+    expect(page.get_by_role("heading", name=cp.name)).to_be_visible()
+    screenshot(page, "checkpoint-show")
+    page.get_by_role("link", name="In áp phích (A4)").click()
     expect(page.get_by_role("heading", name=cp.name)).to_be_visible()
     screenshot(page, "poster")
     page.emulate_media(media="print")
+    screenshot(page, "poster-print")
     box = page.locator(".poster-qr svg").bounding_box()
     assert box["width"] * CM_PER_CSS_PX >= 15 and box["height"] * CM_PER_CSS_PX >= 15
     pdf = page.pdf(format="A4", print_background=True)
+    (ARTIFACTS / "poster.pdf").write_bytes(pdf)  # to look at
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1
     assert page.console_errors == []
