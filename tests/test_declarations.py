@@ -405,3 +405,51 @@ def test_error_fragment_is_compressed_and_small(app, client):
     html = brotli.decompress(response.data).decode()
     dest_options = re.search(r'<select id="dest" name="dest"[^>]*>(.*?)</select>', html, re.S).group(1)
     assert re.findall(r'<option value="(\d+)"', dest_options) == ["25210"]
+
+
+def test_concurrent_double_submission_creates_one_declaration(app):
+    """Two requests with the same form key at the same moment (a double tap on a slow line):
+    the unique token id lets one insert win; the other answers with the same declaration."""
+    import threading
+
+    barrier = threading.Barrier(2)
+    results = []
+
+    def send():
+        try:
+            with app.app_context():  # each thread: its own context, session and connection
+                _send()
+        except Exception as err:  # surfaced by the assertion below
+            results.append((repr(err), ""))
+
+    def _send():
+        client = app.test_client()
+        data = dict(valid_form(), csrf_token=csrf_token(client, "/khai-bao"))
+        barrier.wait()
+        response = client.post("/khai-bao", data=data, headers=HX)
+        results.append((response.status_code, re.search(r'class="code">([0-9A-Z]{8})<', response.get_data(as_text=True)).group(1)))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    db.session.rollback()
+    assert [r[0] for r in results] == [200, 200]
+    assert results[0][1] == results[1][1]
+    assert db.session.scalar(select(func.count()).select_from(Declaration)) == 1
+
+
+def test_self_checkin_with_another_persons_key_is_recorded_under_a_new_one(app, client):
+    cp = CheckpointFactory()
+    with app.test_request_context():
+        _first, first_token = _declared()
+        _second, second_token = _declared()
+    key = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    csrf = csrf_token(client, f"/c/{cp.code}")
+    for token in (first_token, second_token):
+        r = client.post(f"/c/{cp.code}/co-mat", data={"csrf_token": csrf, "token": token, "client_uuid": key},
+                        headers=HX)
+        assert r.status_code == 200
+    passages = db.session.scalars(select(Passage).order_by(Passage.id)).all()
+    assert len(passages) == 2 and passages[0].client_uuid == key and passages[1].client_uuid != key

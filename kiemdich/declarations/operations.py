@@ -20,6 +20,18 @@ class StaleForm(ValueError):
     """The form's one-time key was already used for another person's declaration."""
 
 
+def _insert(row) -> bool:
+    """Add and flush `row` in a savepoint; False if a unique constraint refused it (a repeat),
+    leaving the session usable. Concurrent repeats meet the same constraint on both engines."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 def latest_notice() -> PrivacyNotice | None:
     """The privacy notice in force: the one published last."""
     return db.session.scalar(select(PrivacyNotice).order_by(PrivacyNotice.published_at.desc(),
@@ -52,16 +64,12 @@ def create_declaration(values: dict, *, nonce: str | None = None, checkpoint: Ch
         if staff is not None:
             decl.on_behalf = True
             decl.on_behalf_by = staff.full_name or staff.username
-        try:
-            with db.session.begin_nested():
-                db.session.add(decl)
-                db.session.flush()
-        except IntegrityError:
+        if not _insert(decl):
             existing = db.session.scalar(select(Declaration).where(Declaration.token_id == token_id))
             if existing is None:
                 continue  # the random public code collided: draw another
             if existing.id_number != values["id_number"]:
-                raise StaleForm(token_id) from None
+                raise StaleForm(token_id)
             return existing, False
         if staff is not None:
             audit.record("declaration.create_on_behalf", decl, user=staff,
@@ -132,13 +140,12 @@ def self_checkin(token: str, checkpoint: Checkpoint, *, client_uuid: str | None 
     passage = Passage(declaration_id=decl.id, checkpoint_id=checkpoint.id, user_id=None,
                       kind="self_checkin", decision=None, client_uuid=client_uuid,
                       client_ts=client_ts, server_ts=now, transit=is_transit(decl))
-    try:
-        with db.session.begin_nested():
-            db.session.add(passage)
-            db.session.flush()
-    except IntegrityError:
+    if not _insert(passage):
         existing = db.session.scalar(select(Passage).where(Passage.client_uuid == client_uuid))
-        if existing is None or existing.declaration_id != decl.id:
-            raise
-        return existing, False
+        if existing is not None and existing.declaration_id == decl.id:
+            return existing, False
+        # The phone's key names another person's passage: record this one under a key of our own.
+        passage.client_uuid = str(uuid.uuid4())
+        if not _insert(passage):
+            raise RuntimeError("could not record the self check-in")
     return passage, True
