@@ -34,6 +34,8 @@ static/vendor/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/
+	cp node_modules/qr-scanner/qr-scanner.umd.min.js static/vendor/
+	node bin/qr-worker.mjs node_modules/qr-scanner/qr-scanner-worker.min.js static/vendor/qr-scanner-worker.js
 	touch $@
 
 translations: $(VENV)/.installed

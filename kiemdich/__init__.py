@@ -46,6 +46,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .checkpoints import views as checkpoint_views
     from .declarations import views as declaration_views
     from .traveller import views as traveller_views
+    from .offline import views as offline_views
+    from .scan import views as scan_views
 
     extensions.init_app(app)
     web.init_app(app)
@@ -64,4 +66,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(checkpoint_views.bp)
     app.register_blueprint(declaration_views.bp)
     app.register_blueprint(traveller_views.bp)
+    app.register_blueprint(offline_views.bp)
+    app.register_blueprint(scan_views.bp)
     return app

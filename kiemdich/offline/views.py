@@ -1,0 +1,115 @@
+"""The service worker at /sw.js (scope "/"), the offline page, the manifest and the outbox's session.
+
+Pages a role needs offline register here (SHELL, ASSETS); base.html hands the list to the
+service worker, which caches them for that role only, so a traveller never downloads the
+checkpoint's QR decoder.
+"""
+import hashlib
+import json
+from functools import wraps
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, render_template, url_for
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+bp = Blueprint("offline", __name__)
+
+# role -> endpoints of the pages kept for offline use (each view is decorated with @offline_page)
+SHELL: dict[str, list[str]] = {"checkpoint": ["scan.scan_page"]}
+# role -> files under static/ and other URLs that role's pages need offline
+ASSETS: dict[str, list[str]] = {
+    "checkpoint": ["js/scan.js", "vendor/qr-scanner.umd.min.js", "vendor/qr-scanner-worker.js",
+                   "/khoa-cong-khai.json", "/quy-tac.json"],
+}
+# role -> endpoint the installed app opens on (else the role's home)
+START: dict[str, str] = {"checkpoint": "scan.scan_page"}
+_VERSION_KEY = "kiemdich.sw_version"
+
+
+def offline_page(view):
+    """Mark a page the service worker may keep for offline use (it checks this header)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        response = current_app.make_response(view(*args, **kwargs))
+        response.headers["X-Offline-Page"] = "1"
+        return response
+
+    return wrapped
+
+
+def offline_urls(role: str | None) -> list[str]:
+    """What the service worker should cache for a signed-in role: its pages, then their assets."""
+    urls = [url_for(endpoint) for endpoint in SHELL.get(role or "", [])]
+    for asset in ASSETS.get(role or "", []):
+        urls.append(asset if asset.startswith("/") else url_for("static", filename=asset))
+    return urls
+
+
+def _static_version() -> str:
+    """A hash of every static file: any change gives the service worker new caches."""
+    cached = current_app.extensions.get(_VERSION_KEY)
+    if cached and not current_app.debug:
+        return cached
+    digest = hashlib.sha256()
+    root = Path(current_app.static_folder)
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != ".installed"):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    version = digest.hexdigest()[:12]
+    current_app.extensions[_VERSION_KEY] = version
+    return version
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The hand-written service worker, its cache version stamped in."""
+    source = (Path(current_app.static_folder) / "sw.js").read_text(encoding="utf-8")
+    response = current_app.response_class(source.replace("__VERSION__", _static_version()),
+                                          mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"  # browsers check for a new worker on every visit
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/ngoai-tuyen")
+def offline():
+    """Shown by the service worker for a page that is neither reachable nor kept."""
+    response = current_app.make_response(render_template("offline/offline.html"))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest, opening on the signed-in role's main screen."""
+    data = json.loads((Path(current_app.static_folder) / "manifest.webmanifest").read_text(encoding="utf-8"))
+    data["id"] = "/"
+    if current_user.is_authenticated:
+        from ..accounts.auth import home_url
+
+        endpoint = START.get(current_user.role)
+        data["start_url"] = url_for(endpoint) if endpoint else home_url(current_user)
+    response = current_app.response_class(json.dumps(data, ensure_ascii=False), mimetype="application/manifest+json")
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Cookie")
+    return response
+
+
+@bp.get("/dong-bo/phien")
+def session_info():
+    """Who is signed in and a fresh CSRF token, for replaying the outbox (401 when signed out)."""
+    if not current_user.is_authenticated:
+        response = jsonify({"user": None})
+        response.status_code = 401
+    else:
+        response = jsonify({"user": current_user.username, "csrf": generate_csrf()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_context_processor
+def offline_context():
+    role = current_user.role if current_user.is_authenticated else None
+    return {"offline_urls": offline_urls(role) if role else []}

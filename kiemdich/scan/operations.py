@@ -1,0 +1,322 @@
+"""Checkpoint work as plain functions: what a scan shows, and the passage write.
+
+The passage write is idempotent on the client's UUID (Passage.client_uuid is unique): the same
+UUID with the same content gives back the first passage, with other content it is refused.
+A declaration already decided at a checkpoint is not decided twice there: the first decision
+is given back ("đã xác nhận lúc HH:MM"). The arrival is routed in the same transaction.
+"""
+import uuid as uuidlib
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, joinedload
+
+from .. import audit, clock, tokens
+from ..codes import clean_code
+from ..extensions import db
+from ..followup.operations import in_home_province, route_arrival
+from ..models import Checkpoint, Declaration, Instruction, Passage
+from ..models.travel import CHECKPOINT_TESTS, DECISIONS
+from ..rules.plan import Plan, origin_level, plan_for_declaration, vaccination_status
+from ..text import normalise_phone
+
+MAX_CLIENT_AGE = timedelta(days=7)  # an offline passage replayed later keeps the time it was made
+MAX_CLIENT_AHEAD = timedelta(minutes=5)  # phone clocks run a little fast
+
+
+class PassageError(ValueError):
+    """A passage refused with a message for the staff member; nothing was written."""
+
+    def __init__(self, message, status: int = 422, reason: str = "invalid"):
+        super().__init__(str(message))
+        self.message = message
+        self.status = status
+        self.reason = reason
+
+
+REFUSALS = {
+    "malformed": _l("This is not a personal QR code of this system."),
+    "signature": _l("Forged or foreign QR code: the signature does not match."),
+    "expired": _l("The QR code has expired for passing a checkpoint."),
+    "unknown": _l("No declaration matches this code."),
+    "poster": _l("This is a checkpoint poster's code, not a traveller's personal QR."),
+}
+
+
+@dataclass(frozen=True)
+class PassageInput:
+    """What the staff member chose on the verdict card."""
+
+    decision: str
+    test_taken: str = "none"
+    papers_checked: bool = False
+    instruction_code: int | None = None  # only when the staff member overrides the computed one
+    override_reason: str = ""
+    note: str = ""
+
+
+# Finding the declaration ------------------------------------------------------------------------
+
+def moment(client_ts: datetime | None, now: datetime) -> datetime:
+    """When the passage happened: the device's time when plausible (offline replays), else now."""
+    if client_ts is None or client_ts > now + MAX_CLIENT_AHEAD or client_ts < now - MAX_CLIENT_AGE:
+        return now
+    return min(client_ts, now)
+
+
+def resolve(*, token: str = "", code: str = "", at: datetime) -> Declaration:
+    """The declaration a scanned token (verified, valid at `at`) or a declaration code names."""
+    if token:
+        try:
+            data = tokens.verify(token, now=at)
+        except tokens.TokenError as err:
+            raise PassageError(REFUSALS[err.reason], reason=err.reason) from None
+        decl = db.session.scalar(select(Declaration).where(Declaration.token_id == data.token_id))
+    else:
+        decl = db.session.scalar(select(Declaration).where(Declaration.code == clean_code(code)[:16])) \
+            if code else None
+    if decl is None or decl.deidentified_at is not None:
+        raise PassageError(REFUSALS["unknown"], reason="unknown")
+    if at > decl.valid_until:
+        raise PassageError(REFUSALS["expired"], reason="expired")
+    return decl
+
+
+def find_declarations(query: str, now: datetime, limit: int = 10) -> list[Declaration]:
+    """Declarations still valid for passage, by phone, ID number or declaration code."""
+    text = (query or "").strip()
+    if not text:
+        return []
+    conditions = []
+    phone = normalise_phone(text)
+    if phone:
+        conditions.append(Declaration.phone == phone)
+    digits = "".join(c for c in text if c.isalnum()).upper()
+    if len(digits) >= 6:
+        conditions.append(Declaration.id_number == digits)
+    code = clean_code(text)
+    if len(code) == 8:
+        conditions.append(Declaration.code == code)
+    if not conditions:
+        return []
+    return list(db.session.scalars(
+        select(Declaration).where(or_(*conditions), Declaration.valid_until >= now,
+                                  Declaration.deidentified_at.is_(None))
+        .order_by(Declaration.created_at.desc()).limit(limit)))
+
+
+# What the verdict card shows --------------------------------------------------------------------
+
+def earlier_decision(decl: Declaration, checkpoint: Checkpoint) -> Passage | None:
+    """The staff decision already recorded for this trip at this checkpoint, if any."""
+    return db.session.scalar(
+        select(Passage).where(Passage.declaration_id == decl.id, Passage.checkpoint_id == checkpoint.id,
+                              Passage.decision.is_not(None))
+        .order_by(Passage.server_ts, Passage.id).limit(1))
+
+
+def pending_checkin(decl: Declaration, checkpoint: Checkpoint) -> Passage | None:
+    """The traveller's own "I am at this checkpoint" that no staff member has answered yet."""
+    answered = aliased(Passage)
+    return db.session.scalar(
+        select(Passage).where(
+            Passage.declaration_id == decl.id, Passage.checkpoint_id == checkpoint.id,
+            Passage.kind == "self_checkin", Passage.decision.is_(None),
+            ~exists().where(answered.confirms_id == Passage.id))
+        .order_by(Passage.server_ts.desc()).limit(1))
+
+
+def computed_plan(decl: Declaration, at: datetime) -> Plan:
+    return plan_for_declaration(decl, clock.today(at))
+
+
+def verdict(decl: Declaration, checkpoint: Checkpoint, at: datetime) -> dict:
+    """The facts of the verdict card (the template turns them into words)."""
+    day = clock.today(at)
+    plan = computed_plan(decl, at)
+    return {
+        "decl": decl,
+        "level": origin_level(decl.origin_province_code, decl.origin_commune_code, day),
+        "vaccination": vaccination_status(decl.vaccine_doses or 0, decl.last_dose_date, decl.recovered_date, day),
+        "plan": plan,
+        "instruction": db.session.get(Instruction, plan.instruction_code) if plan.instruction_code else None,
+        "transit": not in_home_province(decl.dest_commune_code),
+        "earlier": earlier_decision(decl, checkpoint),
+        "checkin": pending_checkin(decl, checkpoint),
+    }
+
+
+def instructions() -> list[Instruction]:
+    return list(db.session.scalars(select(Instruction).order_by(Instruction.code)))
+
+
+# Writing the passage ----------------------------------------------------------------------------
+
+def clean_uuid(raw: str | None) -> str:
+    """The client's UUID in canonical form (a fresh one for a plain form post without script)."""
+    try:
+        return str(uuidlib.UUID(str(raw))) if raw else str(uuidlib.uuid4())
+    except ValueError:
+        raise PassageError(_l("The form is damaged. Reload the page and try again.")) from None
+
+
+def _validate(values: PassageInput) -> PassageInput:
+    if values.decision not in DECISIONS:
+        raise PassageError(_l("Choose a decision: let through, turn back or send to centralised quarantine."))
+    if values.test_taken not in CHECKPOINT_TESTS:
+        raise PassageError(_l("Choose the test taken at the checkpoint."))
+    reason = " ".join((values.override_reason or "").split())[:500]
+    note = (values.note or "").strip()[:1000]
+    return replace(values, override_reason=reason, note=note)
+
+
+def _central_instruction() -> Instruction | None:
+    """The shortest centralised quarantine the instruction codes offer."""
+    return db.session.scalar(select(Instruction).where(Instruction.measure == "central_quarantine")
+                             .order_by(Instruction.days, Instruction.code).limit(1))
+
+
+def _instruction(values: PassageInput, plan: Plan) -> tuple[Instruction | None, bool, str]:
+    """(instruction given, overridden?, reason). An override needs a reason; sending someone to
+    centralised quarantine needs a centralised-quarantine instruction."""
+    if values.decision == "refuse":
+        return None, False, ""
+    computed = db.session.get(Instruction, plan.instruction_code) if plan.instruction_code else None
+    chosen, reason = computed, ""
+    if values.instruction_code is not None and values.instruction_code != plan.instruction_code:
+        chosen = db.session.get(Instruction, values.instruction_code)
+        if chosen is None:
+            raise PassageError(_l("Choose an instruction code from the list."))
+        if not values.override_reason:
+            raise PassageError(_l("Give the reason for changing the computed instruction."))
+        reason = values.override_reason
+    if values.decision == "quarantine" and (chosen is None or chosen.measure != "central_quarantine"):
+        if values.instruction_code is not None and values.instruction_code != plan.instruction_code:
+            raise PassageError(_l("Centralised quarantine needs a centralised quarantine instruction (code 3 or 8)."))
+        chosen, reason = _central_instruction(), str(_l("Sent to centralised quarantine at the checkpoint."))
+    overridden = chosen is not computed
+    return chosen, overridden, reason if overridden else ""
+
+
+def _plan_for(plan: Plan, instruction: Instruction | None) -> Plan:
+    """The arrival's plan when the staff gave another instruction than the rule's."""
+    if instruction is None or instruction.code == plan.instruction_code:
+        return plan
+    days = instruction.days
+    same = instruction.measure == plan.measure
+    return replace(plan, measure=instruction.measure, days=days,
+                   end=plan.start + timedelta(days=max(days, 1) - 1),
+                   self_monitoring_until=plan.self_monitoring_until if same and days == plan.days else None,
+                   test_days=[d for d in plan.test_days if d <= days] if same else [],
+                   needs_approval=instruction.needs_approval, instruction_code=instruction.code, rule_id=None)
+
+
+def _same(passage: Passage, decl: Declaration, checkpoint: Checkpoint, values: PassageInput,
+          checkin_id: int | None) -> bool:
+    """Is a stored passage what this request asks for (a replay), field by field?"""
+    asked_override = values.instruction_code is not None
+    return (passage.declaration_id == decl.id and passage.checkpoint_id == checkpoint.id
+            and passage.decision == values.decision and passage.test_taken == values.test_taken
+            and bool(passage.papers_checked) == bool(values.papers_checked)
+            and (passage.note or "") == values.note
+            and (not asked_override or values.instruction_code == passage.instruction_code)
+            and (not (asked_override and passage.instruction_overridden)
+                 or values.override_reason == passage.override_reason)
+            and (checkin_id is None or passage.confirms_id == checkin_id))
+
+
+def _replay(client_uuid: str, decl, checkpoint, values, checkin_id) -> Passage | None:
+    existing = db.session.scalar(select(Passage).where(Passage.client_uuid == client_uuid))
+    if existing is not None and not _same(existing, decl, checkpoint, values, checkin_id):
+        raise PassageError(_l("This confirmation was already sent with different content. "
+                              "Scan the QR code again to record a new one."), status=422, reason="conflict")
+    return existing
+
+
+def record_passage(*, user, checkpoint: Checkpoint, decl: Declaration, values: PassageInput,
+                   client_uuid: str | None, client_ts: datetime | None = None, checkin_id: int | None = None,
+                   now: datetime | None = None) -> tuple[Passage, str]:
+    """Record a staff decision; returns (passage, "created" | "replay" | "already").
+
+    Runs inside the caller's transaction; the caller commits. The declaration row is locked on
+    PostgreSQL so that two devices (or two copies of one request) are decided one after the other.
+    """
+    now = now or clock.utcnow()
+    at = moment(client_ts, now)
+    values = _validate(values)
+    client_uuid = clean_uuid(client_uuid)
+    db.session.execute(select(Declaration.id).where(Declaration.id == decl.id).with_for_update())
+    existing = _replay(client_uuid, decl, checkpoint, values, checkin_id)
+    if existing is not None:
+        return existing, "replay"
+    earlier = earlier_decision(decl, checkpoint)
+    if earlier is not None:
+        return earlier, "already"
+    checkin = db.session.get(Passage, checkin_id) if checkin_id else pending_checkin(decl, checkpoint)
+    if checkin is not None and (checkin.kind != "self_checkin" or checkin.declaration_id != decl.id
+                                or checkin.checkpoint_id != checkpoint.id):
+        raise PassageError(_l("This check-in belongs to another traveller or checkpoint."), status=404)
+    plan = computed_plan(decl, at)
+    instruction, overridden, reason = _instruction(values, plan)
+    passage = Passage(declaration_id=decl.id, checkpoint_id=checkpoint.id, user_id=user.id, kind="staff",
+                      confirms_id=checkin.id if checkin is not None else None, decision=values.decision,
+                      papers_checked=bool(values.papers_checked), test_taken=values.test_taken,
+                      instruction_code=instruction.code if instruction else None,
+                      instruction_overridden=overridden, override_reason=reason,
+                      transit=not in_home_province(decl.dest_commune_code),
+                      client_uuid=client_uuid, client_ts=client_ts, server_ts=now, note=values.note)
+    try:
+        with db.session.begin_nested():
+            db.session.add(passage)
+            db.session.flush()
+            if values.decision != "refuse":
+                arrival = route_arrival(decl, passage=passage, user=user, at=at, plan=_plan_for(plan, instruction))
+                passage.transit = arrival is None
+            db.session.flush()
+    except IntegrityError:  # the same UUID committed meanwhile (SQLite has no row lock)
+        existing = _replay(client_uuid, decl, checkpoint, values, checkin_id)
+        if existing is None:
+            raise
+        return existing, "replay"
+    if overridden and values.instruction_code is not None:
+        audit.record("passage.override_instruction", passage, user=user, area_code=checkpoint.commune_code,
+                     before={"instruction": plan.instruction_code},
+                     after={"instruction": passage.instruction_code, "reason": reason})
+    return passage, "created"
+
+
+# Lists ------------------------------------------------------------------------------------------
+
+def day_bounds(day) -> tuple[datetime, datetime]:
+    """The UTC instants a local day starts and ends at."""
+    start = datetime.combine(day, time(0, 0), clock.LOCAL)
+    return start, start + timedelta(days=1)
+
+
+def pending_checkins(checkpoint_ids: list[int], now: datetime, limit: int = 50) -> list[Passage]:
+    """Self check-ins at these checkpoints still waiting for staff, oldest first."""
+    answered = aliased(Passage)
+    return list(db.session.scalars(
+        select(Passage).join(Declaration, Passage.declaration_id == Declaration.id)
+        .options(joinedload(Passage.declaration), joinedload(Passage.checkpoint))
+        .where(Passage.checkpoint_id.in_(checkpoint_ids or [-1]), Passage.kind == "self_checkin",
+               Passage.decision.is_(None), Declaration.valid_until >= now,
+               ~exists().where(answered.confirms_id == Passage.id))
+        .order_by(Passage.server_ts).limit(limit)))
+
+
+def passages_on(checkpoint_ids: list[int], day, *, page: int = 1, per_page: int = 20) -> tuple[list[Passage], bool, int]:
+    """Staff decisions of a local day at these checkpoints, newest first: (rows, more, total)."""
+    start, end = day_bounds(day)
+    where = and_(Passage.checkpoint_id.in_(checkpoint_ids or [-1]), Passage.decision.is_not(None),
+                 Passage.server_ts >= start, Passage.server_ts < end)
+    total = db.session.scalar(select(func.count()).select_from(Passage).where(where))
+    rows = list(db.session.scalars(
+        select(Passage).options(joinedload(Passage.declaration), joinedload(Passage.user),
+                                joinedload(Passage.checkpoint))
+        .where(where).order_by(Passage.server_ts.desc(), Passage.id.desc())
+        .offset((page - 1) * per_page).limit(per_page + 1)))
+    return rows[:per_page], len(rows) > per_page, total

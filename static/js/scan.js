@@ -1,0 +1,308 @@
+/* kiemdich scan screen (/chot/quet): read a personal QR with the camera, a handheld scanner
+   (it types the URL and Enter into the code field) or by hand; verify its ECDSA P-256 signature
+   here with WebCrypto and the public key kept on the phone, so a forged, expired or foreign code
+   is refused in red even with no network; show the verdict at once, then the server's fuller
+   card when it answers. Decisions are sent through the outbox (outbox.js).
+   Camera: the native BarcodeDetector where the browser has one, else qr-scanner's decoder,
+   loaded only when the camera starts (static/vendor, a same-origin worker: no CSP exception).
+   Token layout: kiemdich/tokens.py. */
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-scan]");
+  if (!box) return;
+  var verdictBox = box.querySelector("[data-verdict]");
+  var input = box.querySelector("[data-manual-input]");
+  var checkpoint = box.getAttribute("data-checkpoint");
+  var DONE_KEY = "kd.scan.done";
+  var labels = {};
+  var tplLabels = document.querySelector("template[data-labels]");
+  Array.prototype.forEach.call(tplLabels.content.querySelectorAll("[data-k]"), function (el) {
+    labels[el.getAttribute("data-k")] = el.textContent.trim();
+  });
+  function L(key, vars) {
+    var t = labels[key] || key;
+    Object.keys(vars || {}).forEach(function (k) { t = t.replace("{" + k + "}", vars[k]); });
+    return t;
+  }
+
+  /* ---- The public key and the rules, cached by the service worker ---- */
+  var keyPromise = fetch(box.getAttribute("data-key-url"), { credentials: "same-origin" })
+    .then(function (r) { if (!r.ok) throw new Error("key"); return r.json(); })
+    .then(function (jwk) {
+      return crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, ext: true },
+                                     { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+    })["catch"](function () { return null; });
+  var rules = null;
+  fetch(box.getAttribute("data-rules-url"), { credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (data) { rules = data; }, function () { rules = null; });
+
+  /* ---- Token ---- */
+  function b64(text) {
+    var s = text.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var raw = atob(s), out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+  function u(b, at, n) { var v = 0; for (var i = 0; i < n; i++) v = v * 256 + b[at + i]; return v; }
+  function ascii(b) { return String.fromCharCode.apply(null, b); }
+  function hex(b) { var h = ""; for (var i = 0; i < b.length; i++) h += (b[i] < 16 ? "0" : "") + b[i].toString(16); return h; }
+
+  function parse(token) {
+    var b;
+    try { b = b64(token); } catch (e) { return null; }
+    if (b.length < 90 || b[0] !== 1) return null;
+    var n = b[25];
+    if (n > 40 || b.length !== 26 + n + 64) return null;
+    var commune = u(b, 17, 3);
+    return {
+      payload: b.subarray(0, 26 + n), signature: b.subarray(26 + n),
+      id: hex(b.subarray(1, 9)), until: u(b, 9, 4) * 1000, birthYear: u(b, 15, 2),
+      dest: commune ? ("00000" + commune).slice(-5) : "",
+      vaccination: ["none", "partial", "full", "recovered"][b[20] & 3],
+      symptoms: !!(b[20] & 4), onBehalf: !!(b[20] & 8),
+      last4: ascii(b.subarray(21, 25)), name: ascii(b.subarray(26, 26 + n))
+    };
+  }
+
+  /* {ok, reason, data}: reason is malformed, signature, expired or nokey. */
+  function verify(token) {
+    var data = parse(token);
+    if (!data) return Promise.resolve({ ok: false, reason: "malformed" });
+    return keyPromise.then(function (key) {
+      if (!key) return { ok: false, reason: "nokey" };
+      return crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, data.signature, data.payload)
+        .then(function (good) {
+          if (!good) return { ok: false, reason: "signature" };
+          if (Date.now() > data.until) return { ok: false, reason: "expired", data: data };
+          return { ok: true, data: data };
+        });
+    });
+  }
+
+  /* What the scanner read: a personal link, a poster, a declaration code, or nothing of ours. */
+  function classify(text) {
+    text = (text || "").trim();
+    var hash = text.indexOf("#");
+    if (/\/c\/[0-9A-Za-z]+\/?$/.test(text)) return { kind: "poster" };
+    if (hash >= 0 && /\/q$/.test(text.slice(0, hash))) return { kind: "token", token: text.slice(hash + 1) };
+    if (/^[A-Za-z0-9_-]{100,}$/.test(text)) return { kind: "token", token: text };
+    var code = text.toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
+    if (/^[0-9A-HJKMNP-TV-Z]{8}$/.test(code)) return { kind: "code", code: code };
+    return { kind: "bad" };
+  }
+
+  /* ---- Decisions already taken on this phone (a second scan says so, even offline) ---- */
+  function doneMap() {
+    try {
+      var all = JSON.parse(localStorage.getItem(DONE_KEY) || "{}"), now = Date.now(), kept = {};
+      Object.keys(all).forEach(function (k) { if (all[k].until > now) kept[k] = all[k]; });
+      return kept;
+    } catch (e) { return {}; }
+  }
+  function markDone(data) {
+    var all = doneMap();
+    all[data.id + "|" + checkpoint] = { t: Date.now(), name: data.name, until: data.until };
+    try { localStorage.setItem(DONE_KEY, JSON.stringify(all)); } catch (e) { /* full or private */ }
+  }
+
+  /* ---- Rendering ---- */
+  var current = 0;  // which scan the verdict box shows; late answers for older scans are dropped
+  function clone(selector) { return document.querySelector(selector).content.firstElementChild.cloneNode(true); }
+  function setField(card, name, value) { var el = card.querySelector('[data-f="' + name + '"]'); if (el) el.textContent = value; }
+  function when(ms) {
+    var d = new Date(ms), p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return p(d.getHours()) + ":" + p(d.getMinutes()) + " " + p(d.getDate()) + "/" + p(d.getMonth() + 1);
+  }
+  function put(card) { verdictBox.textContent = ""; verdictBox.appendChild(card); verdictBox.scrollIntoView({ block: "start" }); }
+
+  function refuse(reason) {
+    var card = clone("template[data-tpl-bad]");
+    setField(card, "reason", L(reason));
+    put(card);
+  }
+
+  function instructionFor(vaccination, level) {
+    if (!rules) return "";
+    var line = rules.rules.filter(function (r) { return r[0] === level && r[1] === vaccination; })[0];
+    if (!line || !line[2]) return L("declaration-only");
+    return L("code", { n: line[2] }) + " · " + (rules.instructions[String(line[2])] || "");
+  }
+  function instructionSummary(vaccination) {
+    if (!rules) return "";
+    var levels = [], seen = {};
+    rules.rules.forEach(function (r) { if (!seen[r[0]]) { seen[r[0]] = 1; levels.push(r[0]); } });
+    return levels.map(function (l) { return L("by-level", { l: l }) + ": " + instructionFor(vaccination, l); }).join(" · ");
+  }
+
+  function showLocal(data, token, serial) {
+    var card = clone("template[data-tpl-ok]");
+    setField(card, "until", when(data.until));
+    setField(card, "name", data.name);
+    setField(card, "born", L("born", { y: data.birthYear }));
+    setField(card, "id", "••••" + data.last4);
+    var communes = (rules && rules.communes) || {};
+    setField(card, "dest", communes[data.dest] || (data.dest ? L("transit") + " · " + data.dest : "—"));
+    setField(card, "vacc", L("vacc-" + data.vaccination));
+    setField(card, "symptoms", data.symptoms ? L("symptoms-yes") : L("symptoms-no"));
+    if (data.symptoms) card.querySelector('[data-f="symptoms"]').classList.add("warn-text");
+    setField(card, "instruction", instructionSummary(data.vaccination));
+    setField(card, "state", navigator.onLine ? L("loading") : L("offline"));
+    var origin = card.querySelector("[data-origin]");
+    ((rules && rules.provinces) || []).forEach(function (p) {
+      var o = document.createElement("option");
+      o.value = p[2]; o.textContent = p[1] + " · " + L("by-level", { l: p[2] });
+      origin.appendChild(o);
+    });
+    origin.addEventListener("change", function () {
+      setField(card, "instruction", origin.value ? instructionFor(data.vaccination, Number(origin.value))
+                                                  : instructionSummary(data.vaccination));
+    });
+    card.querySelector("[data-f-token]").value = token;
+    card.querySelector("form").setAttribute("data-outbox-label", data.name);
+    put(card);
+    if (navigator.onLine) askServer({ token: token }, serial);
+  }
+
+  function showDone(entry) {
+    var card = clone("template[data-tpl-done]");
+    setField(card, "when", L("already", { t: when(entry.t).slice(0, 5) }));
+    setField(card, "name", entry.name);
+    put(card);
+  }
+
+  /* The server's card (origin, level, symptoms, the instruction it computes), unless the staff
+     member already acted on the local one. */
+  function askServer(fields, serial) {
+    var body = new URLSearchParams(fields);
+    body.set("chot", checkpoint);
+    var csrf = "";
+    try { csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { csrf = ""; }
+    return fetch(box.getAttribute("data-verdict-url"), {
+      method: "POST", body: body, credentials: "same-origin", redirect: "manual",
+      headers: { "X-CSRFToken": csrf, "HX-Request": "true" }
+    }).then(function (r) {
+      if (r.status !== 200 && r.status !== 422) return null;
+      return r.text();
+    }).then(function (html) {
+      if (html === null || serial !== current) return;
+      var local = verdictBox.querySelector("[data-local] form");
+      if (local && local.hasAttribute("data-outbox-busy")) return;
+      verdictBox.innerHTML = html;
+      if (window.htmx) htmx.process(verdictBox);
+    }, function () {
+      var state = verdictBox.querySelector('[data-f="state"]');
+      if (state && serial === current) state.textContent = L("offline");
+    });
+  }
+
+  function handle(text) {
+    var serial = ++current;
+    var what = classify(text);
+    if (what.kind === "poster") return refuse("poster");
+    if (what.kind === "bad") return refuse("malformed");
+    if (what.kind === "code") {
+      if (!navigator.onLine) return refuse("needs-network");
+      return askServer({ code: what.code }, serial);
+    }
+    return verify(what.token).then(function (result) {
+      if (serial !== current) return;
+      if (!result.ok) return refuse(result.reason);
+      var done = doneMap()[result.data.id + "|" + checkpoint];
+      if (done) return showDone(done);
+      showLocal(result.data, what.token, serial);
+    });
+  }
+
+  box.querySelector("[data-manual]").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var value = input.value;
+    input.value = "";
+    if (value.trim()) handle(value);
+  });
+
+  document.addEventListener("outbox:queued", function (e) {
+    var form = e.detail.form;
+    if (!form || !verdictBox.contains(form)) return;
+    var token = form.querySelector('input[name="token"]');
+    var data = token && token.value ? parse(token.value) : null;
+    if (data) markDone(data);
+    input.focus();
+  });
+
+  /* ---- Camera ---- */
+  var video = box.querySelector("[data-video]"), stream = null, timer = null, detect = null;
+  var status = box.querySelector("[data-camera-status]");
+  var startBtn = box.querySelector("[data-camera-start]"), stopBtn = box.querySelector("[data-camera-stop]");
+  var lastText = "", lastAt = 0;
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src; s.onload = resolve; s.onerror = reject;
+      document.head.appendChild(s);
+    });
+  }
+
+  function detector() {
+    var native = "BarcodeDetector" in window
+      ? BarcodeDetector.getSupportedFormats().then(function (f) { return f.indexOf("qr_code") >= 0; }, function () { return false; })
+      : Promise.resolve(false);
+    return native.then(function (ok) {
+      if (ok) {
+        var d = new BarcodeDetector({ formats: ["qr_code"] });
+        return function (v) { return d.detect(v).then(function (r) { return r.length ? r[0].rawValue : null; }); };
+      }
+      return loadScript(box.getAttribute("data-decoder")).then(function () {
+        var worker = new Worker(box.getAttribute("data-worker"));
+        var canvas = document.createElement("canvas");
+        return function (v) {
+          return window.QrScanner.scanImage(v, { qrEngine: worker, canvas: canvas, returnDetailedScanResult: true })
+            .then(function (r) { return r.data; }, function () { return null; });
+        };
+      });
+    });
+  }
+
+  function tick() {
+    if (!stream) return;
+    var go = video.readyState >= 2 ? detect(video) : Promise.resolve(null);
+    go.then(function (text) {
+      if (text) {
+        var now = Date.now();
+        if (text !== lastText || now - lastAt > 8000) handle(text);  // the same QR held in view: once
+        lastText = text; lastAt = now;
+      }
+    }, function () { /* a frame the decoder could not read */ }).then(function () {
+      if (stream) timer = setTimeout(tick, 200);
+    });
+  }
+
+  function stopCamera() {
+    clearTimeout(timer);
+    if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    stream = null;
+    box.querySelector("[data-camera]").hidden = true;
+    startBtn.hidden = false; stopBtn.hidden = true; status.textContent = "";
+  }
+
+  startBtn.addEventListener("click", function () {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { status.textContent = L("camera-none"); return; }
+    status.textContent = L("camera-loading");
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
+      .then(function (s) {
+        stream = s;
+        video.srcObject = s;
+        box.querySelector("[data-camera]").hidden = false;
+        startBtn.hidden = true; stopBtn.hidden = false;
+        return Promise.all([video.play(), detect ? detect : detector()]);
+      })
+      .then(function (r) { detect = r[1]; status.textContent = L("camera-on"); tick(); })
+      ["catch"](function () { stopCamera(); status.textContent = L("camera-none"); });
+  });
+  stopBtn.addEventListener("click", stopCamera);
+  document.addEventListener("visibilitychange", function () { if (document.hidden) stopCamera(); });
+
+  input.focus();
+})();

@@ -1,0 +1,163 @@
+/* kiemdich service worker, served at /sw.js with scope "/" (kiemdich/offline/views.py stamps
+   VERSION, a hash of every static file, so any change installs new caches).
+
+   Caches, all named with VERSION; older ones are deleted on activate:
+     kd-core-V  the offline page and the assets every page uses, precached on install;
+     kd-keep-V  what the signed-in role needs offline (its pages, the QR decoder, the public key,
+                the rules), listed by the page in <meta name="kd-offline"> and cached on its
+                message; emptied when the signed-in user changes or signs out.
+   Navigations: network first; a page marked X-Offline-Page is kept; without a network the kept
+   copy, else the offline page. Static files: cache first. Public key and rules: the cached copy
+   at once, refreshed in the background. Everything else, and every POST, goes to the network:
+   writes made offline wait in the outbox (static/js/outbox.js), replayed here on Background Sync. */
+"use strict";
+var VERSION = "__VERSION__";
+var CORE = "kd-core-" + VERSION, KEEP = "kd-keep-" + VERSION;
+var OFFLINE = "/ngoai-tuyen";
+var CORE_URLS = ["/static/css/app.css", "/static/vendor/htmx.min.js", "/static/js/outbox.js",
+                 "/static/icons/icon.svg", "/static/icons/icon-192.png"];
+var REFRESHED = ["/khoa-cong-khai.json", "/quy-tac.json"];
+var USER_KEY = "/__kd/user";
+
+importScripts("/static/js/outbox.js");
+
+function keepable(response) {
+  return response && response.ok && !response.redirected && response.type === "basic";
+}
+
+/* The role's files kept by the previous version, fetched again into this version's cache. */
+function carryOver() {
+  return caches.keys().then(function (names) {
+    var old = names.filter(function (n) { return n.indexOf("kd-keep-") === 0 && n !== KEEP; });
+    return Promise.all(old.map(function (name) {
+      return caches.open(name).then(function (c) { return c.keys(); });
+    })).then(function (lists) {
+      var urls = [].concat.apply([], lists).map(function (r) { return new URL(r.url).pathname; });
+      return keep(urls.filter(function (u) { return u !== USER_KEY; }), true).then(function () {
+        return Promise.all(old.map(function (name) {
+          return caches.open(name).then(function (c) { return c.match(USER_KEY); }).then(function (r) {
+            return r && caches.open(KEEP).then(function (c) { return c.put(USER_KEY, r); });
+          });
+        }));
+      });
+    });
+  });
+}
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(caches.open(CORE).then(function (cache) {
+    // Signed-out copy of the offline page: it must show no one's name.
+    return fetch(OFFLINE, { credentials: "omit" }).then(function (r) {
+      if (!r.ok) throw new Error("offline page: " + r.status);
+      return cache.put(OFFLINE, r);
+    }).then(function () { return cache.addAll(CORE_URLS); });
+  }).then(function () { return carryOver()["catch"](function () { /* best effort */ }); })
+    .then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (n) {
+      return n.indexOf("kd-") === 0 && n !== CORE && n !== KEEP;
+    }).map(function (n) { return caches["delete"](n); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+
+/* Cache the given URLs (pages must carry X-Offline-Page); with `all`, refetch those already kept. */
+function keep(urls, all) {
+  return caches.open(KEEP).then(function (cache) {
+    return Promise.all(urls.map(function (url) {
+      return cache.match(url, { ignoreSearch: true }).then(function (hit) {
+        if (hit && !all) return 1;
+        return fetch(url, { credentials: "same-origin" }).then(function (r) {
+          var isPage = (r.headers.get("Content-Type") || "").indexOf("text/html") === 0;
+          if (!keepable(r) || (isPage && r.headers.get("X-Offline-Page") !== "1")) return 0;
+          return cache.put(url, r).then(function () { return 1; });
+        }, function () { return 0; });
+      });
+    }));
+  }).then(function (done) { return done.reduce(function (a, b) { return a + b; }, 0); });
+}
+
+/* A new user (or none): forget the previous one's pages, then keep what this one needs. */
+function session(user, urls, client) {
+  return caches.open(KEEP).then(function (cache) {
+    return cache.match(USER_KEY).then(function (r) { return r ? r.text() : null; }).then(function (before) {
+      var reset = before !== null && before !== user ? caches["delete"](KEEP) : Promise.resolve();
+      return reset.then(function () { return caches.open(KEEP); }).then(function (c) {
+        return c.put(USER_KEY, new Response(user));
+      });
+    });
+  }).then(function () { return user ? keep(urls, false) : 0; }).then(function (count) {
+    if (client) client.postMessage({ type: "kept", count: count });
+  });
+}
+
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (data.type === "session") event.waitUntil(session(data.user || "", data.keep || [], event.source));
+});
+
+function fromCache(request) {
+  return caches.match(request, { ignoreSearch: true });
+}
+
+function navigate(request) {
+  var url = new URL(request.url);
+  return fetch(request).then(function (response) {
+    if (keepable(response) && response.headers.get("X-Offline-Page") === "1") {
+      var copy = response.clone();
+      caches.open(KEEP).then(function (c) { return c.put(url.pathname, copy); });
+    }
+    return response;
+  }, function () {
+    return caches.open(KEEP).then(function (c) { return c.match(url.pathname); }).then(function (hit) {
+      return hit || caches.match(OFFLINE);
+    });
+  });
+}
+
+function cacheFirst(request) {
+  return fromCache(request).then(function (hit) {
+    return hit || fetch(request).then(function (response) {
+      if (keepable(response)) {
+        var copy = response.clone();
+        caches.open(KEEP).then(function (c) { return c.put(request, copy); });
+      }
+      return response;
+    });
+  });
+}
+
+function refreshed(request, event) {
+  var update = fetch(request).then(function (response) {
+    if (keepable(response)) {
+      var copy = response.clone();
+      return caches.open(KEEP).then(function (c) { return c.put(new URL(request.url).pathname, copy); })
+        .then(function () { return response; });
+    }
+    return response;
+  });
+  return fromCache(request).then(function (hit) {
+    if (hit) { event.waitUntil(update["catch"](function () {})); return hit; }
+    return update;
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") return;
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.mode === "navigate") event.respondWith(navigate(request));
+  else if (url.pathname.indexOf("/static/") === 0) event.respondWith(cacheFirst(request));
+  else if (REFRESHED.indexOf(url.pathname) >= 0) event.respondWith(refreshed(request, event));
+});
+
+/* Background Sync (Chrome on Android): replay the outbox even with no page open. */
+self.addEventListener("sync", function (event) {
+  if (event.tag !== self.kdOutbox.SYNC_TAG) return;
+  event.waitUntil(self.kdOutbox.flush().then(function (report) {
+    if (report.retry) throw new Error("network still down; the browser retries later");
+  }));
+});
