@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .traveller import views as traveller_views
     from .offline import views as offline_views
     from .scan import views as scan_views
+    from .followup import views as followup_views
 
     extensions.init_app(app)
     web.init_app(app)
@@ -68,4 +69,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(traveller_views.bp)
     app.register_blueprint(offline_views.bp)
     app.register_blueprint(scan_views.bp)
+    app.register_blueprint(followup_views.bp)
     return app

@@ -5,8 +5,6 @@ from sqlalchemy import func, select
 
 from ..accounts.auth import role_required
 from ..accounts.scope import commune_codes
-from ..areas.operations import units_by_code
-from ..clock import today
 from ..extensions import db
 from ..models import Arrival, Checkpoint, Declaration, Passage
 
@@ -22,14 +20,10 @@ def _arrival_counts(codes: set[str]) -> dict[str, int]:
 @bp.get("/xa")
 @role_required("commune")
 def commune():
-    """Commune officer: arrivals routed to their commune, by status."""
-    codes = commune_codes(current_user)
-    counts = _arrival_counts(codes)
-    flagged = db.session.scalar(
-        select(func.count()).select_from(Arrival).where(Arrival.commune_code.in_(codes), Arrival.flagged,
-                                                         Arrival.status.in_(("arrived", "monitoring"))))
-    return render_template("homes/commune.html", counts=counts, flagged=flagged,
-                           units=units_by_code(codes).values(), today=today())
+    """Commune officer: the follow-up lists of their communes (kiemdich/followup)."""
+    from ..followup.views import home
+
+    return home()
 
 
 @bp.get("/chot")

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ..clock import LOCAL
+from ..followup.schedule import day_of, last_day
 
 ACTIVE = ("expected", "arrived", "monitoring", "ended_unchecked")  # the link must keep working
 
@@ -33,12 +34,12 @@ def _decided(passages):
 
 
 def monitoring_day(arrival, today: date) -> tuple[int, int] | None:
-    """(X, N) for "day X of N", or None without a plan; X is kept within 1..N."""
+    """(X, N) for "day X of N", or None without a plan; X is kept within 1..N. The same count as
+    the commune's (kiemdich.followup.schedule): the self-monitoring after the measure counts."""
     if arrival is None or not arrival.plan_start or not arrival.plan_end:
         return None
-    days = (arrival.plan_end - arrival.plan_start).days + 1
-    day = (today - arrival.plan_start).days + 1
-    return min(max(day, 1), days), days
+    return day_of(arrival.plan_start, last_day(arrival.plan_start, arrival.plan_end, arrival.self_monitoring_until),
+                  today)
 
 
 def timeline(declaration, passages, arrival, *, now: datetime, today: date) -> Status:

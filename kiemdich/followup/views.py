@@ -1,0 +1,352 @@
+"""Commune follow-up pages (/xa...) and the returnee's own actions from the status link (/q/...)."""
+from datetime import timedelta
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from sqlalchemy import select
+
+from .. import clock, settings, tokens
+from ..accounts.auth import role_required
+from ..accounts.scope import commune_codes
+from ..areas import operations as areas
+from ..declarations import operations as declarations
+from ..declarations.forms import SEX_CHOICES, SYMPTOM_LABELS, VEHICLE_LABELS
+from ..extensions import csrf, db, limiter
+from ..models import Arrival, ArrivalEvent, Declaration, HealthCheck, User
+from ..traveller.status import link_expired
+from ..web import page_or_fragment
+from . import forms, lists, operations as ops, schedule
+
+bp = Blueprint("followup", __name__)
+
+SELF_MAX_AGE = timedelta(hours=48)  # a returnee's offline declaration counts for the day it was made
+REASON_ACTIONS = ("close", "extend", "lost_contact", "left_province", "referred", "resume", "transfer", "plan")
+
+
+# Commune officer --------------------------------------------------------------------------------
+
+def _codes() -> set[str]:
+    return commune_codes(current_user)
+
+
+def _arrival(code: str) -> Arrival:
+    """The newest arrival of declaration `code` in the officer's communes; 403 if it exists elsewhere."""
+    codes = _codes()
+    arrival = db.session.scalar(
+        select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
+        .where(Declaration.code == code[:16], Arrival.commune_code.in_(sorted(codes)))
+        .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+    if arrival is not None:
+        return arrival
+    if db.session.scalar(select(Declaration.id).where(Declaration.code == code[:16])) is not None:
+        abort(403)
+    abort(404)
+
+
+def _list_args(key: str) -> tuple[str, str, int]:
+    if key not in lists.KEYS:
+        abort(404)
+    q = request.args.get("q", "")[:60]
+    try:
+        number = max(1, min(int(request.args.get("trang", "1")), 10_000))
+    except ValueError:
+        number = 1
+    return key, q, number
+
+
+def home(key: str | None = None, q: str = "", number: int = 1, fragment: str = "followup/_panel.html"):
+    """The commune home: list counts, then one list (symptomatic first when there are any)."""
+    codes = _codes()
+    now = clock.utcnow()
+    today = clock.today(now)
+    if ops.settle_ended(codes, today):
+        db.session.commit()
+    counts = lists.counts(codes, today)
+    key = key or ("symptomatic" if counts["symptomatic"] else "due")
+    lst = lists.page(codes, key, today, now, q, number)
+    return page_or_fragment("followup/home.html", fragment, counts=counts, lst=lst, today=today,
+                            overdue=lists.overdue_count(codes, now),
+                            units=areas.units_by_code(codes).values())
+
+
+@bp.get("/xa/ds/<key>")
+@role_required("commune")
+def panel(key: str):
+    """One list with its tabs and search box (a tab was tapped)."""
+    key, q, number = _list_args(key)
+    return home(key, q, number)
+
+
+@bp.get("/xa/ds/<key>/dong")
+@role_required("commune")
+def rows(key: str):
+    """Only the rows and the pager: search and next page."""
+    key, q, number = _list_args(key)
+    codes = _codes()
+    now = clock.utcnow()
+    if not request.headers.get("HX-Request"):
+        return home(key, q, number)
+    lst = lists.page(codes, key, clock.today(now), now, q, number)
+    return render_template("followup/_list.html", lst=lst)
+
+
+def _detail_context(arrival: Arrival, **extra) -> dict:
+    today = clock.today()
+    decl = arrival.declaration
+    last = ops.last_day(arrival)
+    checks = db.session.scalars(select(HealthCheck).where(HealthCheck.arrival_id == arrival.id)
+                                .order_by(HealthCheck.check_date.desc(), HealthCheck.id.desc())).all()
+    checked_today = any(c.check_date == today for c in checks)
+    progress = schedule.progress(arrival, today, checked_today=checked_today,
+                                 last_day_checked=any(c.check_date == last for c in checks))
+    earlier = db.session.scalars(
+        select(Arrival).where(Arrival.declaration_id == arrival.declaration_id, Arrival.id != arrival.id,
+                              Arrival.created_at <= arrival.created_at)
+        .order_by(Arrival.created_at.desc())).all()
+    earlier_checks = db.session.scalars(
+        select(HealthCheck).where(HealthCheck.arrival_id.in_([a.id for a in earlier]))
+        .order_by(HealthCheck.check_date.desc())).all() if earlier else []
+    event_ids = [arrival.id] + [a.id for a in earlier]
+    events = db.session.scalars(select(ArrivalEvent).where(ArrivalEvent.arrival_id.in_(event_ids))
+                                .order_by(ArrivalEvent.at.desc(), ArrivalEvent.id.desc())).all()
+    user_ids = {e.user_id for e in events if e.user_id} | {c.user_id for c in checks if c.user_id}
+    people = {u.id: u.full_name or u.username for u in
+              db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    passage = arrival.passage
+    return {"arrival": arrival, "decl": decl, "progress": progress, "checks": checks, "events": events,
+            "earlier": earlier, "earlier_checks": earlier_checks, "people": people, "passage": passage,
+            "today": today, "checked_today": checked_today, "commune": areas.label(arrival.commune),
+            "units": {u.code: u.name for u in areas.units_by_code(
+                [e.data.get("to") for e in events if e.data] + [e.data.get("from") for e in events if e.data]
+                + [a.commune_code for a in earlier] + [decl.origin_province_code, arrival.commune_code]).values()},
+            "symptom_choices": forms.SYMPTOM_CHOICES, "sources": forms.OFFICER_SOURCES,
+            "symptom_labels": SYMPTOM_LABELS, "sexes": dict(SEX_CHOICES), "vehicles": VEHICLE_LABELS,
+            "is_red": schedule.is_red, "values": MultiDict(), "error": None, "error_form": None,
+            "error_field": None, "done": None} | extra
+
+
+@bp.get("/xa/nguoi-den/<code>")
+@role_required("commune")
+def detail(code: str):
+    """One person: plan, day X of N, confirmation, daily check, outcomes and history."""
+    arrival = _arrival(code)
+    return page_or_fragment("followup/detail.html", "followup/_detail.html", **_detail_context(arrival))
+
+
+def _after(arrival: Arrival, form_name: str, action, done: str):
+    """Run `action`; commit and show the page again, or show the error with nothing written (422)."""
+    try:
+        result = action()
+    except ops.FollowupError as err:
+        db.session.rollback()
+        response = current_app.make_response((page_or_fragment(
+            "followup/detail.html", "followup/_detail.html", **_detail_context(
+                arrival, error=err.message, error_field=err.field, error_form=form_name, values=request.form)),
+            422))
+        return _reason_header(response, err.message)
+    db.session.commit()
+    if callable(done):
+        done = done(result)
+    return page_or_fragment("followup/detail.html", "followup/_detail.html",
+                            **_detail_context(arrival, done=done))
+
+
+@bp.post("/xa/nguoi-den/<code>/xac-nhan")
+@role_required("commune")
+def confirm(code: str):
+    """The officer confirms the arrival (visit, phone, self-reported). Idempotent."""
+    arrival = _arrival(code)
+    return _after(arrival, "confirm", lambda: ops.confirm_arrival(
+        arrival, request.form.get("how", ""), user=current_user, at=forms.client_ts(request.form)),
+        lambda created: _("Arrival confirmed.") if created else _("The arrival was already confirmed."))
+
+
+@bp.post("/xa/nguoi-den/<code>/kiem-tra")
+@role_required("commune")
+def check(code: str):
+    """A daily health check by the officer. Replays of the same client UUID store it once."""
+    arrival = _arrival(code)
+    return _after(arrival, "check", lambda: ops.record_check(
+        arrival, forms.check_input(request.form), client_uuid=_client_uuid(), user=current_user,
+        client_ts=forms.client_ts(request.form)),
+        lambda result: _("Health check recorded.") if result[1] else _("This check was already recorded."))
+
+
+def _client_uuid() -> str | None:
+    return request.form.get("client_uuid") or request.headers.get("Idempotency-Key")
+
+
+@bp.post("/xa/nguoi-den/<code>/<action>")
+@role_required("commune")
+def change(code: str, action: str):
+    """Plan change, close, extend, lost contact, left the province, referral, resume, transfer."""
+    if action not in REASON_ACTIONS:
+        abort(404)
+    arrival = _arrival(code)
+    form = request.form
+    reason = form.get("reason", "")
+
+    def run():
+        if action == "plan":
+            return ops.change_plan(arrival, measure=form.get("measure", ""),
+                                   days=forms.integer(form, "days", 0), after_days=forms.integer(form, "after_days", 0),
+                                   test_days=forms.day_list(form, "test_days"), reason=reason, user=current_user)
+        if action == "close":
+            return ops.close(arrival, reason, user=current_user)
+        if action == "extend":
+            return ops.extend(arrival, forms.integer(form, "days"), reason, user=current_user)
+        if action == "resume":
+            return ops.resume(arrival, reason, user=current_user)
+        if action == "transfer":
+            return ops.transfer(arrival, form.get("to", ""), reason, user=current_user)
+        return ops.set_outcome(arrival, action, user=current_user, reason=reason, facility=form.get("facility", ""))
+
+    done = {"plan": _("Plan changed."), "close": _("Monitoring closed."), "extend": _("Monitoring extended."),
+            "resume": _("Follow-up resumed."), "transfer": _("Transferred."), "lost_contact": _("Saved."),
+            "left_province": _("Saved."), "referred": _("Saved.")}[action]
+    return _after(arrival, action, run, done)
+
+
+@bp.route("/xa/tram", methods=["GET", "POST"])
+@role_required("commune")
+def station():
+    """The commune health station's phone (shown to returnees) and position (to judge "near")."""
+    codes = sorted(_codes())
+    code = request.values.get("commune") or (codes[0] if codes else "")
+    if code not in codes:
+        abort(403)
+    error, status, saved = None, 200, False
+    if request.method == "POST":
+        try:
+            lat, lon = forms.coordinate(request.form, "lat"), forms.coordinate(request.form, "lon")
+            if request.form.get("clear_position"):
+                lat = lon = None
+            elif lat is None:
+                current = ops.station(code)
+                lat, lon = current.lat, current.lon
+            ops.set_station(code, phone=request.form.get("phone", ""), lat=lat, lon=lon, user=current_user)
+        except ops.FollowupError as err:
+            db.session.rollback()
+            error, status = err.message, 422
+        else:
+            db.session.commit()
+            saved = True
+    units = areas.units_by_code(codes)
+    return page_or_fragment("followup/station.html", "followup/_station.html", units=units, code=code,
+                            station=ops.station(code), error=error, saved=saved), status
+
+
+@bp.cli.command("settle")
+def settle_command():
+    """Apply the end-of-monitoring rule to every commune (run daily just after midnight)."""
+    import click
+
+    codes = set(db.session.scalars(select(Arrival.commune_code).distinct()))
+    changed = ops.settle_ended(codes)
+    db.session.commit()
+    click.echo(f"End rule applied: {changed} arrival(s) changed.")
+
+
+# Returnee, from the personal status link --------------------------------------------------------
+
+def latest_arrival(decl: Declaration) -> Arrival | None:
+    return db.session.scalar(select(Arrival).where(Arrival.declaration_id == decl.id)
+                             .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+
+
+def returnee_context(arrival: Arrival | None, *, today=None, message: str | None = None,
+                     error: str | None = None) -> dict:
+    """What the returnee's panel shows: the plan, today's task, days left, the station's phone."""
+    if arrival is None:
+        return {"arrival": None, "message": message, "error": error}
+    today = today or clock.today()
+    last = ops.last_day(arrival)
+    today_check = db.session.scalar(select(HealthCheck).where(
+        HealthCheck.arrival_id == arrival.id, HealthCheck.check_date == today)
+        .order_by(HealthCheck.id.desc()).limit(1))
+    progress = schedule.progress(arrival, today, checked_today=today_check is not None,
+                                 last_day_checked=ops.has_check_on(arrival, last))
+    return {"arrival": arrival, "progress": progress, "today_check": today_check,
+            "station_phone": ops.station(arrival.commune_code).phone, "hotline": settings.get("hotline"),
+            "symptom_choices": forms.SYMPTOM_CHOICES, "message": message, "error": error,
+            "commune": arrival.commune.name if arrival.commune else ""}
+
+
+def _returnee(arrival, token: str, status: int = 200, **kwargs):
+    context = returnee_context(arrival, **kwargs)
+    response = current_app.make_response((page_or_fragment(
+        "followup/returnee.html", "followup/_returnee_body.html", returnee=context, token=token), status))
+    return _reason_header(response, context.get("error"))
+
+
+def _reason_header(response, reason):
+    """Why a write was refused, for the outbox's list of refused items (percent-encoded UTF-8)."""
+    if reason and response.status_code >= 400:
+        response.headers["X-Outbox-Reason"] = quote(str(reason))
+    return response
+
+
+def _returnee_arrival(token: str):
+    """(arrival, None) for a token whose link still works, else (None, the refusal to send)."""
+    try:
+        decl = declarations.declaration_for_token(token, check_expiry=False)
+    except tokens.TokenError:
+        return None, _returnee(None, token, 422, error=_("The personal link is damaged or was not issued by this system."))
+    arrival = latest_arrival(decl)
+    if link_expired(decl, arrival, now=clock.utcnow(), grace_days=settings.get_int("status_grace_days")):
+        return None, _returnee(None, token, 422, error=_("This trip's monitoring is over."))
+    if arrival is None:
+        return None, _returnee(None, token, 422, error=_(
+            "Your commune has not received your arrival yet. Pass a checkpoint first, or call the hotline."))
+    return arrival, None
+
+
+def _returnee_rate() -> str:
+    return current_app.config.get("KIEMDICH_RETURNEE_RATE", "30 per minute")
+
+
+@bp.post("/q/den-noi")
+@csrf.exempt  # the signed personal token is the credential; replays from the outbox carry no session
+@limiter.limit(_returnee_rate)
+def self_arrival():
+    """"Tôi đã đến nơi": one tap; an optional position is reduced to near-the-commune yes/no."""
+    token = request.form.get("token", "")
+    arrival, refusal = _returnee_arrival(token)
+    if refusal:
+        return refusal
+    near = ops.near_commune(arrival.commune_code, forms.coordinate(request.form, "lat"),
+                            forms.coordinate(request.form, "lon"))
+    created = ops.confirm_arrival(arrival, "self", at=forms.client_ts(request.form), near=near)
+    db.session.commit()
+    return _returnee(arrival, token, message=_("Thank you. The health station knows you have arrived.")
+                     if created else _("Your arrival was already recorded."))
+
+
+@bp.post("/q/suc-khoe")
+@csrf.exempt  # as above
+@limiter.limit(_returnee_rate)
+def self_check():
+    """The returnee's daily self-declaration: symptom flags and temperature."""
+    token = request.form.get("token", "")
+    arrival, refusal = _returnee_arrival(token)
+    if refusal:
+        return refusal
+    try:
+        _check, created = ops.record_check(
+            arrival, forms.check_input(request.form, source="self"), client_uuid=_client_uuid(),
+            client_ts=forms.client_ts(request.form), max_age=SELF_MAX_AGE)
+    except ops.FollowupError as err:
+        db.session.rollback()
+        return _returnee(arrival, token, 422, error=err.message)
+    db.session.commit()
+    return _returnee(arrival, token, message=_("Thank you, your health declaration for today is recorded.")
+                     if created else _("This declaration was already recorded."))
+
+
+@bp.app_template_global()
+def returnee_panel(arrival):
+    """For the traveller's status page: `{% include "followup/_returnee.html" %}` reads this."""
+    return returnee_context(arrival)
