@@ -403,3 +403,20 @@ def test_header_constant_matches_the_export():
     from kiemdich.exports.operations import HEADER as EXPORTED
 
     assert HEADER == EXPORTED
+
+
+def test_imported_arrivals_get_the_monitoring_plan_of_their_origin(supervisor, checkpoint):
+    """Origin Hồ Chí Minh City at level 4, no vaccination in the file: the MoH template applies."""
+    from datetime import date
+
+    from tests.factories import AreaLevelFactory
+
+    AreaLevelFactory(area_code="79", level=4, effective_from=date(2021, 9, 1))
+    db.session.commit()
+    rows = [person(n, when="20/10/2021 08:30") for n in range(3)]
+    imported(xlsx(rows), supervisor, checkpoint)
+    plans = {(a.measure, a.plan_start, a.plan_end, tuple(a.test_days), a.needs_approval, a.rule_version)
+             for a in db.session.scalars(select(Arrival))}
+    assert plans == {("central_quarantine", date(2021, 10, 20), date(2021, 11, 2), (1, 7, 14), True, 1)}
+    # The instruction written in the file ("5") is what the checkpoint gave; it is kept.
+    assert {a.instruction_code for a in db.session.scalars(select(Arrival))} == {5}

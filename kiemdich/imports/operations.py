@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 
-from .. import audit
+from .. import audit, clock
 from ..accounts.scope import commune_codes
 from ..clock import LOCAL, utcnow
 from ..codes import new_code
 from ..extensions import db
 from ..followup.operations import route_arrival
+from ..rules.plan import Plan, PlanCache
 from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, ImportBatch, ImportProfile,
                       ImportRow, Passage, User)
 from ..text import fold, nfc, normalise_phone
@@ -379,6 +380,7 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
     user_id = getattr(ctx.user, "id", None)
     now = utcnow()
     written = 0
+    plans = PlanCache()
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
@@ -397,21 +399,31 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
         passage_ids = _insert_keyed(Passage, passages, "client_uuid")
         routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
                   if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse"]
-        route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction) for p, d, ps in routed],
+        route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, _plan(plans, p)) for p, d, ps in routed],
                        user_id=user_id, reason=f"import:{batch.id}")
         written += len(chunk)
         if progress:
             progress(written)
 
 
+def _plan(plans: PlanCache, p) -> Plan:
+    rec = p.record
+    return plans.plan(rec.get("origin_province_code"), rec.get("origin_commune_code"), rec.get("vaccine_doses") or 0,
+                      rec.get("last_dose_date"), rec.get("recovered_date"), clock.today(p.moment))
+
+
 def route_arrivals(items, *, user_id=None, reason="") -> list[int]:
-    """Expected arrivals in the destination communes: (declaration id, passage id, commune, when, instruction)."""
+    """Expected arrivals in the destination communes, each with its monitoring plan:
+    (declaration id, passage id, commune, when, instruction from the file or None, plan)."""
     if not items:
         return []
     arrival_ids = _insert_keyed(Arrival, [
         {"declaration_id": d, "passage_id": ps, "commune_code": commune, "status": "expected",
-         "expected_at": when, "instruction_code": instruction, "test_days": []}
-        for d, ps, commune, when, instruction in items], "passage_id")
+         "expected_at": when, "measure": plan.measure, "plan_start": plan.start, "plan_end": plan.end,
+         "self_monitoring_until": plan.self_monitoring_until, "test_days": list(plan.test_days),
+         "needs_approval": plan.needs_approval, "rule_id": plan.rule_id, "rule_version": plan.rule_version,
+         "instruction_code": instruction or plan.instruction_code}
+        for d, ps, commune, when, instruction, plan in items], "passage_id")
     db.session.execute(insert(ArrivalEvent.__table__), [
         {"arrival_id": a, "user_id": user_id, "action": "routed", "from_status": "", "to_status": "expected",
          "reason": reason, "data": {}} for a in arrival_ids])

@@ -102,3 +102,23 @@ def plan_for_declaration(declaration, arrival: date, version: int | None = None)
     vaccination = vaccination_status(declaration.vaccine_doses or 0, declaration.last_dose_date,
                                      declaration.recovered_date, arrival)
     return compute_plan(level, vaccination, arrival, version)
+
+
+class PlanCache:
+    """plan_for_declaration for many rows at once (imports): each distinct origin, date and
+    vaccination status is looked up once, so 100,000 rows cost a few hundred queries."""
+
+    def __init__(self):
+        self._levels: dict[tuple, int] = {}
+        self._plans: dict[tuple, Plan] = {}
+
+    def plan(self, origin_province: str | None, origin_commune: str | None, doses: int,
+             last_dose: date | None, recovered: date | None, arrival: date) -> Plan:
+        key = (origin_province, origin_commune, arrival)
+        if key not in self._levels:
+            self._levels[key] = origin_level(origin_province, origin_commune, arrival)
+        vaccination = vaccination_status(doses or 0, last_dose, recovered, arrival)
+        plan_key = (self._levels[key], vaccination, arrival)
+        if plan_key not in self._plans:
+            self._plans[plan_key] = compute_plan(*plan_key)
+        return self._plans[plan_key]
