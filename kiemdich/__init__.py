@@ -46,6 +46,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .checkpoints import views as checkpoint_views
     from .declarations import views as declaration_views
     from .traveller import views as traveller_views
+    from .dashboard import views as dashboard_views
+    from .privacy import views as privacy_views
+    from .rules import views as rules_views
+    from .audit_trail import views as audit_trail_views
     from .offline import views as offline_views
     from .scan import views as scan_views
     from .followup import views as followup_views
@@ -67,6 +71,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(checkpoint_views.bp)
     app.register_blueprint(declaration_views.bp)
     app.register_blueprint(traveller_views.bp)
+    app.register_blueprint(dashboard_views.bp)
+    app.register_blueprint(privacy_views.bp)
+    app.register_blueprint(rules_views.bp)
+    app.register_blueprint(audit_trail_views.bp)
     app.register_blueprint(offline_views.bp)
     app.register_blueprint(scan_views.bp)
     app.register_blueprint(followup_views.bp)

@@ -1,6 +1,8 @@
 """Writing the audit trail: one plain function every feature calls."""
 from flask import has_request_context, request
 from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import AuditEvent
@@ -29,3 +31,15 @@ def record(action: str, obj=None, *, object_type: str = "", object_id: str = "",
     )
     db.session.add(event)
     return event
+
+
+class AuditTampering(RuntimeError):
+    """An attempt to change or delete an audit event through the ORM."""
+
+
+@event.listens_for(Session, "before_flush")
+def _append_only(session, _flush_context, _instances):
+    """The audit trail is append-only: no code path of the app may update or delete an event."""
+    for obj in list(session.deleted) + list(session.dirty):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditTampering(f"audit event {obj.id} cannot be changed or deleted")

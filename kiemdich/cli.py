@@ -77,6 +77,22 @@ def demo_command(force):
         click.echo(f"  {username:<12} {password:<22} {role}")
 
 
+@group.command("retention")
+@click.option("--days", type=click.IntRange(min=0), required=True,
+              help="De-identify travellers whose monitoring ended more than this many days ago.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be de-identified.")
+def retention_command(days, dry_run):
+    """De-identify old travellers (name, ID, phone, street, plate); counts stay. Idempotent, audited."""
+    from .privacy.operations import retention
+
+    count = retention(days, dry_run=dry_run)
+    if dry_run:
+        click.echo(f"{count} declarations would be de-identified (monitoring ended more than {days} days ago).")
+        return
+    db.session.commit()
+    click.echo(f"{count} declarations de-identified (monitoring ended more than {days} days ago).")
+
+
 def init_app(app: Flask) -> None:
     """Register the command group."""
     app.cli.add_command(group)

@@ -109,7 +109,7 @@ def arrival_rows(communes, statuses, start: date | None = None, end: date | None
         yield row + [STATUS.get(a.status, a.status)]
 
 
-def write_xlsx(fileobj, title: list[str], header: list[str], rows) -> int:
+def write_xlsx(fileobj, title: list[str], header: list[str], rows, widths: list[int] | None = None) -> int:
     """Write a workbook row by row (openpyxl write_only keeps memory flat); returns the row count."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -118,7 +118,7 @@ def write_xlsx(fileobj, title: list[str], header: list[str], rows) -> int:
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Danh sách")
     sheet.freeze_panes = f"A{len(title) + 3}"
-    widths = [6, 26, 9, 9, 15, 13, 28, 30, 11, 12, 17, 22, 28, 16]
+    widths = widths or [6, 26, 9, 9, 15, 13, 28, 30, 11, 12, 17, 22, 28, 16]
     for i, width in enumerate(widths[:len(header)]):
         sheet.column_dimensions[chr(65 + i)].width = width
     bold = Font(bold=True)
@@ -160,10 +160,12 @@ def write_csv(fileobj, title: list[str], header: list[str], rows) -> int:
 
 
 def export(fileobj, fmt: str, title: list[str], header: list[str], rows, *, action: str, user,
-           detail: str, area_code: str | None = None) -> int:
+           detail: str, area_code: str | None = None, widths: list[int] | None = None) -> int:
     """Write the file and the audit event with its row count (committed by the caller)."""
-    writer = write_xlsx if fmt == "xlsx" else write_csv
-    count = writer(fileobj, title, header, rows)
+    if fmt == "xlsx":
+        count = write_xlsx(fileobj, title, header, rows, widths)
+    else:
+        count = write_csv(fileobj, title, header, rows)
     audit.record(action, object_type="Export", user=user, detail=f"{detail}; {fmt}; {count} rows"[:2000],
                  after={"rows": count, "format": fmt}, area_code=area_code)
     return count

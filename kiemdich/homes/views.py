@@ -4,17 +4,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from ..accounts.auth import role_required
-from ..accounts.scope import commune_codes
 from ..extensions import db
-from ..models import Arrival, Checkpoint, Declaration, Passage
+from ..models import Checkpoint, Passage
 
 bp = Blueprint("homes", __name__)
-
-
-def _arrival_counts(codes: set[str]) -> dict[str, int]:
-    rows = db.session.execute(
-        select(Arrival.status, func.count()).where(Arrival.commune_code.in_(codes)).group_by(Arrival.status))
-    return dict(rows.all())
 
 
 @bp.get("/xa")
@@ -41,12 +34,7 @@ def checkpoint():
 @bp.get("/tinh")
 @role_required("supervisor")
 def supervisor():
-    """Supervisor: the figures of their area."""
-    codes = commune_codes(current_user)
-    counts = _arrival_counts(codes)
-    declarations = db.session.scalar(
-        select(func.count()).select_from(Declaration).where(Declaration.dest_commune_code.in_(codes)))
-    checkpoints = db.session.scalars(
-        select(Checkpoint).where(Checkpoint.commune_code.in_(codes)).order_by(Checkpoint.name)).all()
-    return render_template("homes/supervisor.html", counts=counts, declarations=declarations,
-                           checkpoints=checkpoints)
+    """Supervisor: the dashboard of their area (kiemdich.dashboard)."""
+    from ..dashboard.views import page
+
+    return page()
