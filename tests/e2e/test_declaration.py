@@ -147,7 +147,7 @@ def test_status_page_shows_monitoring_day(page, app):
     with app.test_request_context():
         token = token_for(decl)
     page.goto(f"/q#{token}")
-    expect(page.get_by_text("Theo dõi: ngày 3 / 7")).to_be_visible()
+    expect(page.locator(".timeline").get_by_text("Theo dõi: ngày 3 / 7")).to_be_visible()
     expect(page.locator(".personal-qr")).to_have_count(0)  # passed: no QR to show any more
     screenshot(page, "traveller-status-monitoring")
     assert page.console_errors == []
