@@ -7,6 +7,9 @@
      data-outbox-target="SELECTOR" or "closest SELECTOR": the element whose content becomes the
        server's answer (default: the form itself is replaced by it);
      data-outbox-label="text": the item's name in the banner (e.g. the traveller's name);
+     data-outbox-open: the body carries its own credential (a returnee's signed personal token,
+       on an endpoint without session or CSRF), so the item is sent even when nobody is signed in;
+     data-t-queued="text": what to say under a form queued on a page without the banner;
      hidden inputs named client_uuid and client_ts, when present, are filled on the first submit
        and kept, so a double tap or a retry sends the same UUID and the server records it once.
    The csrf_token field is left out of the stored body: a fresh token goes in X-CSRFToken at send.
@@ -120,7 +123,13 @@
       return Promise.resolve(session || serverSession()).then(function (s) {
         session = s;
         if (!session) { report.retry = true; return report; }
-        if (session.auth || !session.user) { report.auth = true; return setMeta("auth", true).then(function () { return report; }); }
+        if (session.auth || !session.user) {  // signed out: only the open items can go
+          var open = waiting.filter(function (i) { return i.open; });
+          if (open.length < waiting.length) report.auth = true;
+          if (!open.length) return setMeta("auth", true).then(function () { return report; });
+          waiting = open;
+          session = { user: "", csrf: "" };
+        }
         var fresh = false;
         var next = function (k) {
           if (k >= waiting.length) return report;
@@ -178,7 +187,7 @@
 
   function enqueue(item) {
     var record = { uuid: item.uuid || uuid4(), url: item.url, body: item.body, label: item.label || "",
-                   owner: item.owner || ((pageSession() || {}).user || ""), created: Date.now(),
+                   owner: item.owner || ((pageSession() || {}).user || ""), created: Date.now(), open: !!item.open,
                    state: "pending", reason: "" };
     return put(record).then(function () {
       if (root.navigator && navigator.storage && navigator.storage.persist) navigator.storage.persist();
@@ -242,7 +251,7 @@
     if (e.submitter) e.submitter.classList.add("chosen");
     forms[id] = form;
     enqueue({ uuid: id, url: form.action, body: new URLSearchParams(data).toString(),
-              label: form.getAttribute("data-outbox-label") || "" })
+              label: form.getAttribute("data-outbox-label") || "", open: form.hasAttribute("data-outbox-open") })
       .then(function (item) {
         emit("outbox:queued", { item: item, form: form });
         return flush();
@@ -253,7 +262,7 @@
         if (still && document.contains(form)) {
           var banner = document.querySelector("[data-outbox-banner]");
           form.insertAdjacentHTML("afterend", '<p class="verdict-result queued" role="status"></p>');
-          form.nextElementSibling.textContent = text(banner, "queued") || "…";
+          form.nextElementSibling.textContent = text(banner, "queued") || form.getAttribute("data-t-queued") || "…";
           form.hidden = true;
           askBackgroundSync();
         }
@@ -290,7 +299,8 @@
       var parts = [];
       if (!navigator.onLine) parts.push(text(banner, "offline"));
       parts.push(mine.length ? text(banner, "pending", { n: mine.length }) : text(banner, "synced"));
-      parts.push(last ? text(banner, "last", { t: hhmm(last) }) : text(banner, "never"));
+      if (last) parts.push(text(banner, "last", { t: hhmm(last) }));
+      else if (mine.length) parts.push(text(banner, "never"));
       if (others.length) parts.push(text(banner, "other", { n: others.length, u: others[0].owner }));
       banner.querySelector("[data-outbox-summary]").textContent = parts.join(" · ");
       banner.setAttribute("data-pending", String(mine.length));

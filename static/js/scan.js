@@ -133,7 +133,14 @@
     if (!rules) return "";
     var levels = [], seen = {};
     rules.rules.forEach(function (r) { if (!seen[r[0]]) { seen[r[0]] = 1; levels.push(r[0]); } });
-    return levels.map(function (l) { return L("by-level", { l: l }) + ": " + instructionFor(vaccination, l); }).join(" · ");
+    var groups = [];  // consecutive levels with the same instruction are shown once: "Cấp 1–2"
+    levels.sort(function (a, b) { return a - b; }).forEach(function (l) {
+      var text = instructionFor(vaccination, l), last = groups[groups.length - 1];
+      if (last && last.text === text) last.to = l; else groups.push({ from: l, to: l, text: text });
+    });
+    return groups.map(function (g) {
+      return L("by-level", { l: g.from === g.to ? g.from : g.from + "–" + g.to }) + ": " + g.text;
+    }).join(" · ");
   }
 
   function showLocal(data, token, serial) {
