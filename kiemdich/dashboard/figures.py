@@ -67,7 +67,7 @@ FIGURES = [
     Figure("t_rapid", "passage", _l("Rapid tests"), lambda now: Passage.test_taken == "rapid"),
     Figure("t_pool", "passage", _l("Pooled RT-PCR"), lambda now: Passage.test_taken == "pcr_pooled"),
     Figure("t_pcr", "passage", _l("Single RT-PCR"), lambda now: Passage.test_taken == "pcr_single"),
-    Figure("a_exp", "arrival", _l("Expected")),
+    Figure("a_exp", "arrival", _l("Arrivals")),
     Figure("a_conf", "arrival", _l("Confirmed"), lambda now: Arrival.arrived_at.is_not(None)),
     Figure("a_late", "arrival", _l("Overdue > 24 h"),
            lambda now: (Arrival.status == "expected") & (Arrival.expected_at < now - OVERDUE)),
