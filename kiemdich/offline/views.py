@@ -13,6 +13,8 @@ from flask import Blueprint, current_app, jsonify, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from ..extensions import limiter
+
 bp = Blueprint("offline", __name__)
 
 # role -> endpoints of the pages kept for offline use (each view is decorated with @offline_page)
@@ -63,6 +65,7 @@ def _static_version() -> str:
 
 
 @bp.get("/sw.js")
+@limiter.limit("300 per minute")
 def service_worker():
     """The hand-written service worker, its cache version stamped in."""
     source = (Path(current_app.static_folder) / "sw.js").read_text(encoding="utf-8")
@@ -74,6 +77,7 @@ def service_worker():
 
 
 @bp.get("/ngoai-tuyen")
+@limiter.limit("120 per minute")
 def offline():
     """Shown by the service worker for a page that is neither reachable nor kept."""
     response = current_app.make_response(render_template("offline/offline.html"))
@@ -82,6 +86,7 @@ def offline():
 
 
 @bp.get("/manifest.webmanifest")
+@limiter.limit("120 per minute")
 def manifest():
     """The web app manifest, opening on the signed-in role's main screen."""
     data = json.loads((Path(current_app.static_folder) / "manifest.webmanifest").read_text(encoding="utf-8"))
@@ -98,6 +103,7 @@ def manifest():
 
 
 @bp.get("/dong-bo/phien")
+@limiter.limit("120 per minute")
 def session_info():
     """Who is signed in and a fresh CSRF token, for replaying the outbox (401 when signed out)."""
     if not current_user.is_authenticated:

@@ -14,7 +14,7 @@ from ..accounts.auth import role_required
 from ..accounts.scope import can_see_checkpoint
 from ..areas import operations as areas
 from ..declarations.forms import SYMPTOM_LABELS, VEHICLE_LABELS
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import Checkpoint
 from ..offline.views import offline_page
 from ..web import page_or_fragment
@@ -166,6 +166,7 @@ def today():
 
 
 @bp.get("/quy-tac.json")
+@limiter.limit("60 per minute")
 def rules_json():
     """The published rules, instruction labels and levels, for the scan screen offline (public data)."""
     body = json.dumps(offline_rules(clock.today()), ensure_ascii=False, separators=(",", ":"))
