@@ -72,18 +72,19 @@ def fetch(port, path, method="GET", body=None, headers=None, cookie=""):
     return len(head.encode()) + len(raw), r.status, text.decode("utf-8", "replace"), dict(r.getheaders()), encoding
 
 
-def first_load(port, path):
-    """Every response of a first visit; returns rows (path, wire bytes, encoding) and the page text."""
-    size, status, html, headers, enc = fetch(port, path)
+def first_load(port, path, cookie=""):
+    """Every response of a first visit (signed in when given a session cookie); returns rows
+    (path, wire bytes, encoding), the page text and the session cookie after it."""
+    size, status, html, headers, enc = fetch(port, path, cookie=cookie)
     assert status == 200, (path, status)
     rows = [(path, size, enc)]
     links = Links()
     links.feed(html)
     for url in dict.fromkeys(links.urls):
-        s, st, _t, _h, e = fetch(port, url)
+        s, st, _t, _h, e = fetch(port, url, cookie=cookie)
         assert st == 200, (url, st)
         rows.append((url, s, e))
-    cookie = headers.get("Set-Cookie", "").split(";")[0]
+    cookie = headers.get("Set-Cookie", cookie).split(";")[0]
     return rows, html, cookie
 
 

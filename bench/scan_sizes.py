@@ -85,7 +85,7 @@ def main():
         assert status == 302, status
         cookie = headers.get("Set-Cookie", cookie).split(";")[0]
 
-        rows, html, cookie = first_load_with_cookie(port, "/chot/quet", cookie)
+        rows, html, cookie = first_load(port, "/chot/quet", cookie)
         for path in ("/khoa-cong-khai.json", "/quy-tac.json"):  # scan.js asks for these at once
             size, status, _t, _h, enc = fetch(port, path, cookie=cookie)
             rows.append((path, size, enc))
@@ -137,23 +137,6 @@ def main():
     finally:
         server.shutdown()
         hello_server.shutdown()
-
-
-def first_load_with_cookie(port, path, cookie):
-    """declaration_page_size.first_load, for a page behind sign-in."""
-    from declaration_page_size import Links
-
-    size, status, html, headers, enc = fetch(port, path, cookie=cookie)
-    assert status == 200, (path, status)
-    cookie = headers.get("Set-Cookie", cookie).split(";")[0]  # the session now holds a CSRF token
-    rows = [(path, size, enc)]
-    links = Links()
-    links.feed(html)
-    for url in dict.fromkeys(links.urls):
-        s, st, _t, _h, e = fetch(port, url, cookie=cookie)
-        assert st == 200, (url, st)
-        rows.append((url, s, e))
-    return rows, html, cookie
 
 
 if __name__ == "__main__":

@@ -16,11 +16,17 @@ from ..declarations import operations as declarations
 from ..declarations.forms import SEX_CHOICES, SYMPTOM_LABELS, VEHICLE_LABELS
 from ..extensions import csrf, db, limiter
 from ..models import Arrival, ArrivalEvent, Declaration, HealthCheck, User
+from ..offline.views import SHELL, offline_page
 from ..traveller.status import link_expired
 from ..web import page_or_fragment
 from . import forms, lists, operations as ops, schedule
 
 bp = Blueprint("followup", __name__)
+
+# The commune officer's home and the people they opened stay usable offline (kiemdich/offline):
+# checks and confirmations made there wait in the outbox.
+if "homes.commune" not in SHELL.setdefault("commune", []):
+    SHELL["commune"].append("homes.commune")
 
 SELF_MAX_AGE = timedelta(hours=48)  # a returnee's offline declaration counts for the day it was made
 REASON_ACTIONS = ("close", "extend", "lost_contact", "left_province", "referred", "resume", "transfer", "plan")
@@ -57,6 +63,7 @@ def _list_args(key: str) -> tuple[str, str, int]:
     return key, q, number
 
 
+@offline_page
 def home(key: str | None = None, q: str = "", number: int = 1, fragment: str = "followup/_panel.html"):
     """The commune home: list counts, then one list (symptomatic first when there are any)."""
     codes = _codes()
@@ -130,6 +137,7 @@ def _detail_context(arrival: Arrival, **extra) -> dict:
 
 @bp.get("/xa/nguoi-den/<code>")
 @role_required("commune")
+@offline_page
 def detail(code: str):
     """One person: plan, day X of N, confirmation, daily check, outcomes and history."""
     arrival = _arrival(code)
@@ -275,11 +283,18 @@ def returnee_context(arrival: Arrival | None, *, today=None, message: str | None
             "commune": arrival.commune.name if arrival.commune else ""}
 
 
-def _returnee(arrival, token: str, status: int = 200, **kwargs):
+def _returnee(decl, arrival, token: str, status: int = 200, **kwargs):
+    """The whole status fragment again (timeline, next step, this panel with `message` or `error`),
+    so everything on the returnee's page moves on together; only the refusal when the link is bad."""
+    from ..traveller.views import status_context
+
     context = returnee_context(arrival, **kwargs)
-    response = current_app.make_response((page_or_fragment(
-        "followup/returnee.html", "followup/_returnee_body.html", returnee=context, token=token), status))
-    return _reason_header(response, context.get("error"))
+    if decl is None:
+        body = page_or_fragment("followup/returnee.html", "followup/_returnee_refused.html", returnee=context)
+    else:
+        body = page_or_fragment("traveller/status.html", "traveller/_status.html",
+                                **status_context(decl, token), returnee=context)
+    return _reason_header(current_app.make_response((body, status)), context.get("error"))
 
 
 def _reason_header(response, reason):
@@ -290,18 +305,19 @@ def _reason_header(response, reason):
 
 
 def _returnee_arrival(token: str):
-    """(arrival, None) for a token whose link still works, else (None, the refusal to send)."""
+    """(declaration, arrival, None) for a link that still works, else (.., .., the refusal to send)."""
     try:
         decl = declarations.declaration_for_token(token, check_expiry=False)
     except tokens.TokenError:
-        return None, _returnee(None, token, 422, error=_("The personal link is damaged or was not issued by this system."))
+        return None, None, _returnee(None, None, token, 422, error=_(
+            "The personal link is damaged or was not issued by this system."))
     arrival = latest_arrival(decl)
     if link_expired(decl, arrival, now=clock.utcnow(), grace_days=settings.get_int("status_grace_days")):
-        return None, _returnee(None, token, 422, error=_("This trip's monitoring is over."))
+        return None, None, _returnee(None, None, token, 422, error=_("This trip's monitoring is over."))
     if arrival is None:
-        return None, _returnee(None, token, 422, error=_(
+        return None, None, _returnee(decl, None, token, 422, error=_(
             "Your commune has not received your arrival yet. Pass a checkpoint first, or call the hotline."))
-    return arrival, None
+    return decl, arrival, None
 
 
 def _returnee_rate() -> str:
@@ -314,14 +330,14 @@ def _returnee_rate() -> str:
 def self_arrival():
     """"Tôi đã đến nơi": one tap; an optional position is reduced to near-the-commune yes/no."""
     token = request.form.get("token", "")
-    arrival, refusal = _returnee_arrival(token)
+    decl, arrival, refusal = _returnee_arrival(token)
     if refusal:
         return refusal
     near = ops.near_commune(arrival.commune_code, forms.coordinate(request.form, "lat"),
                             forms.coordinate(request.form, "lon"))
     created = ops.confirm_arrival(arrival, "self", at=forms.client_ts(request.form), near=near)
     db.session.commit()
-    return _returnee(arrival, token, message=_("Thank you. The health station knows you have arrived.")
+    return _returnee(decl, arrival, token, message=_("Thank you. The health station knows you have arrived.")
                      if created else _("Your arrival was already recorded."))
 
 
@@ -331,7 +347,7 @@ def self_arrival():
 def self_check():
     """The returnee's daily self-declaration: symptom flags and temperature."""
     token = request.form.get("token", "")
-    arrival, refusal = _returnee_arrival(token)
+    decl, arrival, refusal = _returnee_arrival(token)
     if refusal:
         return refusal
     try:
@@ -340,9 +356,9 @@ def self_check():
             client_ts=forms.client_ts(request.form), max_age=SELF_MAX_AGE)
     except ops.FollowupError as err:
         db.session.rollback()
-        return _returnee(arrival, token, 422, error=err.message)
+        return _returnee(decl, arrival, token, 422, error=err.message)
     db.session.commit()
-    return _returnee(arrival, token, message=_("Thank you, your health declaration for today is recorded.")
+    return _returnee(decl, arrival, token, message=_("Thank you, your health declaration for today is recorded.")
                      if created else _("This declaration was already recorded."))
 
 

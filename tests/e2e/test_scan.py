@@ -121,6 +121,18 @@ def _scan_by_hand(page, url):
     field.press("Enter")
 
 
+def _confirm_offline(page, context, server, people):
+    """Sign in, let the service worker keep the scan screen, cut the network, confirm each person."""
+    _login(page)
+    _ready_offline(page)
+    server.stop()
+    context.set_offline(True)
+    for decl in people:
+        _scan_by_hand(page, _url(server, decl))
+        page.locator(".verdict.ok[data-local]").get_by_role("button", name="Cho qua", exact=True).click()
+        expect(page.locator(".verdict-result.queued")).to_be_visible()
+
+
 def _passages():
     db.session.expire_all()
     return list(db.session.scalars(select(Passage).order_by(Passage.id)))
@@ -255,14 +267,7 @@ def test_network_cut_in_the_middle_of_a_replay_still_records_once(browser, app, 
     # Pages replay by themselves here: no Background Sync, so every replay passes the route below.
     context.add_init_script("Object.defineProperty(ServiceWorkerRegistration.prototype, 'sync', {get: () => undefined});")
     page = context.new_page()
-    _login(page)
-    _ready_offline(page)
-    server.stop()
-    context.set_offline(True)
-    for decl in people:
-        _scan_by_hand(page, _url(server, decl))
-        page.locator(".verdict.ok[data-local]").get_by_role("button", name="Cho qua", exact=True).click()
-        expect(page.locator(".verdict-result.queued")).to_be_visible()
+    _confirm_offline(page, context, server, people)
 
     seen, lost = [], []
 
@@ -300,14 +305,7 @@ def test_session_expired_during_replay_keeps_the_items_until_sign_in(browser, ap
     people = _travellers(3)
     context = _context(browser, server)
     page = context.new_page()
-    _login(page)
-    _ready_offline(page)
-    server.stop()
-    context.set_offline(True)
-    for decl in people:
-        _scan_by_hand(page, _url(server, decl))
-        page.locator(".verdict.ok[data-local]").get_by_role("button", name="Cho qua", exact=True).click()
-        expect(page.locator(".verdict-result.queued")).to_be_visible()
+    _confirm_offline(page, context, server, people)
 
     context.clear_cookies()  # the session ended while the phone was offline
     server.start()
@@ -332,13 +330,7 @@ def test_refused_item_stays_listed_with_its_reason(browser, app, users, server):
     (decl,) = _travellers(1)
     context = _context(browser, server)
     page = context.new_page()
-    _login(page)
-    _ready_offline(page)
-    server.stop()
-    context.set_offline(True)
-    _scan_by_hand(page, _url(server, decl))
-    page.locator(".verdict.ok[data-local]").get_by_role("button", name="Cho qua", exact=True).click()
-    expect(page.locator(".verdict-result.queued")).to_be_visible()
+    _confirm_offline(page, context, server, [decl])
     # While the phone was offline the declaration was withdrawn (e.g. de-identified on request).
     decl.deidentified_at = clock.utcnow() - timedelta(minutes=1)
     db.session.commit()
