@@ -420,3 +420,14 @@ def test_concurrent_writes_record_one_passage(app, users, same_uuid):
     assert _count(Passage) == 1 and _count(Arrival) == 1
 
 
+
+
+def test_scan_screen_lists_the_self_checkins_waiting_there(client, staff):
+    decl = _decl(full_name="Đặng Thị Mai")
+    checkin, _created = declarations.self_checkin(declarations.token_for(decl), staff["checkpoint"])
+    db.session.commit()
+    html = client.get(f"/chot/tu-bao?chot={staff['checkpoint'].code}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Đặng Thị Mai" in html and f"checkin-{checkin.id}" in html and decl.code in html
+    other = CheckpointFactory(commune_code="25210")
+    db.session.commit()
+    assert client.get(f"/chot/tu-bao?chot={other.code}").status_code == 403

@@ -165,6 +165,15 @@ def today():
     return page_or_fragment("scan/today.html", "scan/_today.html", **context)
 
 
+@bp.get("/chot/tu-bao")
+@role_required("checkpoint")
+def pending():
+    """Self check-ins waiting at one checkpoint, for the scan screen (loaded when online)."""
+    checkpoint = _checkpoint(request.args.get("chot"))
+    return render_template("scan/_pending.html", pending=ops.pending_checkins([checkpoint.id], clock.utcnow()),
+                           checkpoints=[checkpoint], on_scan=True)
+
+
 @bp.get("/quy-tac.json")
 @limiter.limit("60 per minute")
 def rules_json():

@@ -311,5 +311,22 @@
   stopBtn.addEventListener("click", stopCamera);
   document.addEventListener("visibilitychange", function () { if (document.hidden) stopCamera(); });
 
+  /* Self check-ins waiting here: refreshed while online (never from the offline copy). */
+  var pendingBox = document.querySelector("[data-pending-url]");
+  function loadPending() {
+    if (!pendingBox || !navigator.onLine) return;
+    fetch(pendingBox.getAttribute("data-pending-url"), { credentials: "same-origin", redirect: "manual",
+                                                         headers: { "HX-Request": "true" } })
+      .then(function (r) { return r.status === 200 ? r.text() : null; })
+      .then(function (html) {
+        if (html === null || pendingBox.querySelector("[data-outbox-busy]")) return;
+        pendingBox.innerHTML = html;
+        if (window.htmx) htmx.process(pendingBox);
+      }, function () { /* offline meanwhile */ });
+  }
+  loadPending();
+  setInterval(loadPending, 60000);
+  window.addEventListener("online", loadPending);
+
   input.focus();
 })();

@@ -345,3 +345,25 @@ def test_refused_item_stays_listed_with_its_reason(browser, app, users, server):
     expect(page.locator("[data-outbox-refused-list] li")).to_have_count(0)
     assert _passages() == []
     context.close()
+
+
+def test_self_checkin_waiting_is_confirmed_from_the_scan_screen(browser, app, users, server):
+    (decl,) = _travellers(1)
+    checkpoint = users["checkpoint"].checkpoints[0].checkpoint
+    checkin, _created = declarations.self_checkin(declarations.token_for(decl), checkpoint)
+    db.session.commit()
+    context = _context(browser, server)
+    page = context.new_page()
+    errors = _watch(page)
+    _login(page)
+    waiting = page.locator("#pending")
+    expect(waiting).to_contain_text("Nguyễn Văn Khách 00")
+    waiting.get_by_role("button", name="Xác nhận").click()
+    card = page.locator(".verdict.ok")
+    expect(card).to_contain_text("Đã tự báo có mặt lúc")
+    card.get_by_role("button", name="Cho qua", exact=True).click()
+    expect(page.locator(".verdict-result.created")).to_contain_text("Cho qua")
+    passages = [p for p in _passages() if p.kind == "staff"]
+    assert len(passages) == 1 and passages[0].confirms_id == checkin.id
+    assert errors == []
+    context.close()
