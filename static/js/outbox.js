@@ -255,6 +255,15 @@
       .then(function (item) {
         emit("outbox:queued", { item: item, form: form });
         return flush();
+      }, function () {
+        // No IndexedDB here (some private modes): send once, directly, and show the answer.
+        var session = pageSession() || {};
+        return send({ uuid: id, url: form.action, body: new URLSearchParams(data).toString() }, session.csrf)
+          .then(function (res) {
+            delete forms[id];
+            if (res.html) show(form, res.html);
+            else { form.removeAttribute("data-outbox-busy"); for (var j = 0; j < buttons.length; j++) buttons[j].disabled = false; }
+          });
       })
       .then(function () { return items(); })
       .then(function (all) {
@@ -266,7 +275,7 @@
           form.hidden = true;
           askBackgroundSync();
         }
-      });
+      })["catch"](function () { /* no IndexedDB: the direct send above has answered */ });
   }, true);
 
   document.addEventListener("outbox:sent", function (e) {
@@ -321,7 +330,7 @@
       box.hidden = !refused.length;
       banner.hidden = !(mine.length || others.length || refused.length || (auth && mine.length) ||
                         document.querySelector("[data-outbox-page]"));
-    });
+    })["catch"](function () { banner.hidden = true; });  // no IndexedDB: nothing can wait here
   }
 
   function syncNow() {
@@ -344,7 +353,7 @@
   setInterval(function () {
     items().then(function (all) {
       if (navigator.onLine && all.some(function (i) { return i.state === "pending"; })) syncNow();
-    });
+    })["catch"](function () { /* no IndexedDB */ });
   }, 30000);
 
   function registerWorker() {
@@ -371,7 +380,7 @@
     if (document.querySelector("[data-outbox-page]") && navigator.storage && navigator.storage.persist) {
       navigator.storage.persist();
     }
-    render().then(function () { if (navigator.onLine) return syncNow(); });
+    render().then(function () { if (navigator.onLine) return syncNow(); })["catch"](function () { /* no IndexedDB */ });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

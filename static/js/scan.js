@@ -199,8 +199,10 @@
       verdictBox.innerHTML = html;
       if (window.htmx) htmx.process(verdictBox);
     }, function () {
+      if (serial !== current) return;
       var state = verdictBox.querySelector('[data-f="state"]');
-      if (state && serial === current) state.textContent = L("offline");
+      if (state) state.textContent = L("offline");
+      else if (fields.code) refuse("needs-network");  // a typed code cannot be checked here
     });
   }
 

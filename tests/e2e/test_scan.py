@@ -367,3 +367,21 @@ def test_self_checkin_waiting_is_confirmed_from_the_scan_screen(browser, app, us
     assert len(passages) == 1 and passages[0].confirms_id == checkin.id
     assert errors == []
     context.close()
+
+
+def test_without_indexeddb_a_decision_is_still_sent_once(browser, app, users, server):
+    """Some private modes have no IndexedDB: nothing can wait offline, but online work goes on."""
+    (decl,) = _travellers(1)
+    context = _context(browser, server)
+    context.add_init_script("Object.defineProperty(window, 'indexedDB', {get: () => undefined});")
+    page = context.new_page()
+    errors = _watch(page)
+    _login(page)
+    _scan_by_hand(page, _url(server, decl))
+    card = page.locator(".verdict.ok")
+    expect(card).to_contain_text("cấp độ 4")  # the server's card
+    card.get_by_role("button", name="Cho qua", exact=True).dblclick()
+    expect(page.locator(".verdict-result.created")).to_contain_text("Cho qua")
+    assert len(_passages()) == 1
+    assert errors == []
+    context.close()
