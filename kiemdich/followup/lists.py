@@ -78,35 +78,34 @@ def _tested_today(today: date):
                                                HealthCheck.check_date == today, HealthCheck.test_result != ""))
 
 
-def _test_rows(codes, today: date, q: str = "") -> list:
-    """Tests due today and not yet recorded: the candidates' test_days are JSON, so refine here."""
-    stmt = _base(codes, "tests", today, q).where(~_tested_today(today)).order_by(
-        Arrival.flagged.desc(), Declaration.search_name, Arrival.id)
-    return [(a, d) for a, d in db.session.execute(stmt).all()
-            if schedule.test_today(a.status, a.plan_start, a.test_days, today)]
+def _test_ids(codes, today: date, q: str = "", ordered: bool = True) -> list[int]:
+    """Tests due today and not yet recorded, in list order. The candidates' test_days are JSON (no
+    portable SQL test for "contains"), so only light columns are read and refined here."""
+    stmt = (select(Arrival.id, Arrival.status, Arrival.plan_start, Arrival.test_days)
+            .where(Arrival.commune_code.in_(sorted(codes)), _where("tests", today), ~_tested_today(today)))
+    condition = _search(q)
+    if ordered or condition is not None:
+        stmt = stmt.join(Declaration, Arrival.declaration_id == Declaration.id)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    if ordered:
+        stmt = stmt.order_by(Arrival.flagged.desc(), Declaration.search_name, Arrival.id)
+    return [i for i, status, start, days in db.session.execute(stmt)
+            if schedule.test_today(status, start, days, today)]
 
 
-def counts(codes, today: date) -> dict[str, int]:
-    """How many in each list."""
+def counts(codes, today: date, now: datetime) -> dict[str, int]:
+    """How many in each list, and how many expected are overdue: one query (plus the tests)."""
+    keys = [k for k in KEYS if k != "tests"]
     if not codes:
-        return dict.fromkeys(KEYS, 0)
-    result = {}
-    for key in KEYS:
-        if key == "tests":
-            result[key] = len(_test_rows(codes, today))
-            continue
-        stmt = select(func.count()).select_from(Arrival).where(
-            Arrival.commune_code.in_(sorted(codes)), _where(key, today))
-        result[key] = db.session.scalar(stmt)
+        return dict.fromkeys([*KEYS, "overdue"], 0)
+    overdue = and_(Arrival.status == "expected", Arrival.expected_at < now - schedule.OVERDUE_AFTER)
+    row = db.session.execute(
+        select(*[func.count().filter(_where(k, today)) for k in keys], func.count().filter(overdue))
+        .select_from(Arrival).where(Arrival.commune_code.in_(sorted(codes)))).one()
+    result = dict(zip([*keys, "overdue"], row))
+    result["tests"] = len(_test_ids(codes, today, ordered=False))
     return result
-
-
-def overdue_count(codes, now: datetime) -> int:
-    if not codes:
-        return 0
-    return db.session.scalar(select(func.count()).select_from(Arrival).where(
-        Arrival.commune_code.in_(sorted(codes)), Arrival.status == "expected",
-        Arrival.expected_at < now - schedule.OVERDUE_AFTER))
 
 
 @dataclass
@@ -141,9 +140,13 @@ def page(codes, key: str, today: date, now: datetime, q: str = "", number: int =
         return Page(key, [], 1, False, q)
     offset = (number - 1) * PAGE
     if key == "tests":
-        found = _test_rows(codes, today, q)
-        chunk, has_next = found[offset:offset + PAGE], len(found) > offset + PAGE
-        checked = _checked_ids([a.id for a, _d in chunk], today)
+        ids = _test_ids(codes, today, q)
+        wanted, has_next = ids[offset:offset + PAGE], len(ids) > offset + PAGE
+        rows = {a.id: (a, d) for a, d in db.session.execute(
+            select(Arrival, Declaration).join(Declaration, Arrival.declaration_id == Declaration.id)
+            .where(Arrival.id.in_(wanted))).all()} if wanted else {}
+        chunk = [rows[i] for i in wanted]
+        checked = _checked_ids(wanted, today)
     else:
         order = [Arrival.flagged.desc()]
         order += [Arrival.expected_at] if key == "expected" else []

@@ -71,12 +71,11 @@ def home(key: str | None = None, q: str = "", number: int = 1, fragment: str = "
     today = clock.today(now)
     if ops.settle_ended(codes, today):
         db.session.commit()
-    counts = lists.counts(codes, today)
+    counts = lists.counts(codes, today, now)
     key = key or ("symptomatic" if counts["symptomatic"] else "due")
     lst = lists.page(codes, key, today, now, q, number)
     return page_or_fragment("followup/home.html", fragment, counts=counts, lst=lst, today=today,
-                            overdue=lists.overdue_count(codes, now),
-                            units=areas.units_by_code(codes).values())
+                            overdue=counts["overdue"], units=areas.units_by_code(codes).values())
 
 
 @bp.get("/xa/ds/<key>")

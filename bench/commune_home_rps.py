@@ -1,0 +1,286 @@
+"""Bench: the commune officer's home (/xa) and its "due today" fragment through gunicorn against
+PostgreSQL holding 1,000,000 arrivals and 5,000,000 health checks (5,000 arrivals in the officer's
+commune), as requests per second and p95 latency, each as a ratio to a hello-world Flask route
+served by gunicorn with the same settings in the same run; then the EXPLAIN of every query the
+two pages run, checking that none scans a big table sequentially.
+
+Rows are written with COPY (no ORM). The bench owns its database: the `public` schema of
+BENCH_DATABASE_URL is dropped and rebuilt (about 2 GB on disk; a few minutes on 2 cores).
+
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test_h5 .venv/bin/python bench/commune_home_rps.py
+"""
+import io
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, time as dtime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from passage_rps import CLIENTS, THREADS, WORKERS, Client, gunicorn, run  # noqa: E402  (same server set-up)
+
+ARRIVALS = int(os.environ.get("BENCH_ARRIVALS", "1000000"))
+CHECKS_PER_ARRIVAL = 5  # 5,000,000 health checks
+IN_COMMUNE = 5000
+COMMUNE = "25210"  # Phường Đồng Xoài
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "400"))
+PASSWORD = "mat khau bench"
+BIG = ("arrival", "health_check", "declaration", "arrival_event")
+HELLO = "from flask import Flask\napp = Flask('hello')\napp.add_url_rule('/', 'hello', lambda: 'Hello, World!')\n"
+SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
+GIVEN = ["Văn An", "Thị Bình", "Minh Châu", "Quốc Dũng", "Thu Hà", "Hữu Lộc", "Ngọc Mai", "Thanh Sơn"]
+
+
+def _copy(cursor, table: str, columns: list[str], rows) -> int:
+    """COPY rows (tuples of already formatted text) into table, in chunks."""
+    n = 0
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        buf = io.StringIO()
+        for row in rows:
+            buf.write("\t".join(row))
+            buf.write("\n")
+            n += 1
+            if n % 50000 == 0:
+                copy.write(buf.getvalue())
+                buf = io.StringIO()
+        copy.write(buf.getvalue())
+    return n
+
+
+def seed(url: str, instance: str) -> None:
+    """Schema, units, rules, the officer, then 1M declarations + arrivals and 5M checks by COPY."""
+    os.environ["KIEMDICH_INSTANCE"] = instance
+    from flask_migrate import upgrade
+    from sqlalchemy import select, text
+
+    from kiemdich import clock, create_app
+    from kiemdich.accounts.passwords import hash_password
+    from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
+    from kiemdich.extensions import db
+    from kiemdich.models import AdminUnit, User, UserArea
+    from kiemdich.seeds import seed_reference_data
+    from kiemdich.text import fold
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        upsert_units(vietnam_2025_rows())
+        seed_reference_data()
+        officer = User(username="xa1", password_hash=hash_password(PASSWORD), role="commune", full_name="Cán bộ")
+        db.session.add(officer)
+        db.session.flush()
+        db.session.add(UserArea(user_id=officer.id, area_code=COMMUNE))
+        communes = [c for c in db.session.scalars(select(AdminUnit.code).where(AdminUnit.parent_code == "75"))
+                    if c != COMMUNE]
+        db.session.commit()
+
+        today = clock.today()
+        now = clock.utcnow().replace(tzinfo=None)
+        started = time.perf_counter()
+        raw = db.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            decl_cols = ["id", "code", "token_id", "full_name", "search_name", "id_type", "id_number", "birth_year",
+                         "sex", "phone", "nationality", "contact_street", "origin_province_code", "origin_street",
+                         "dest_commune_code", "dest_street", "travel_date", "vehicle_type", "vehicle_plate",
+                         "vehicle_seat", "places_visited", "symptoms", "exposure_case", "exposure_market",
+                         "exposure_care", "vaccine_doses", "test_kind", "on_behalf", "on_behalf_by",
+                         "consent_version", "source", "created_at", "valid_until"]
+            arr_cols = ["id", "declaration_id", "commune_code", "status", "measure", "plan_start", "plan_end",
+                        "self_monitoring_until", "test_days", "needs_approval", "rule_version", "expected_at",
+                        "arrived_at", "confirmed_how", "flagged", "ended_at", "referred_facility", "created_at",
+                        "updated_at"]
+            chk_cols = ["arrival_id", "check_date", "temperature", "symptoms", "spo2", "present", "test_result",
+                        "test_kind", "source", "client_uuid", "note", "created_at"]
+
+            def plan(i):
+                age = (i * 7919) % 120  # days since arrival, spread over four months
+                start = today - timedelta(days=age)
+                partial = i % 3 == 0
+                end = start + timedelta(days=6)
+                smu = end + timedelta(days=7) if partial else None
+                last = smu or end
+                if age == 0 and i % 4 == 0 or age in (1, 2) and i % 40 == 0:
+                    status = "expected"
+                elif last >= today:
+                    status = "monitoring"
+                else:
+                    status = "ended_unchecked" if i % 25 == 0 else "completed"
+                return age, start, end, smu, last, status, partial
+
+            def commune_of(i):
+                return COMMUNE if i < IN_COMMUNE else communes[i % len(communes)]
+
+            def declarations():
+                for i in range(ARRIVALS):
+                    name = f"{SURNAMES[i % 12]} {GIVEN[(i // 12) % 8]} {i}"
+                    age, start, *_ = plan(i)
+                    created = datetime.combine(start, dtime(1, 0)) - timedelta(hours=2)
+                    yield (str(i + 1), f"B{i:07d}", f"{i:016x}", name, fold(name), "cccd", f"0{i:011d}",
+                           str(1950 + i % 55), "nam" if i % 2 else "nu", f"09{i % 100000000:08d}", "Việt Nam", "",
+                           "79", "", commune_of(i), f"Tổ {i % 30}, khu phố {i % 9}", start.isoformat(), "xe_may",
+                           "", "", "", "[]", "f", "f", "f", str(i % 3), "", "f", "", "2026-01", "web",
+                           created.isoformat(), (created + timedelta(hours=72)).isoformat())
+
+            def arrivals():
+                for i in range(ARRIVALS):
+                    age, start, end, smu, last, status, partial = plan(i)
+                    passed = datetime.combine(start, dtime(3, 0))
+                    arrived = "\\N" if status == "expected" else (passed + timedelta(hours=5)).isoformat()
+                    ended = (datetime.combine(last, dtime(18, 0))).isoformat() if status == "completed" else "\\N"
+                    yield (str(i + 1), str(i + 1), commune_of(i), status,
+                           "home_quarantine" if partial else "self_monitoring", start.isoformat(), end.isoformat(),
+                           smu.isoformat() if smu else "\\N", "[1, 7]" if partial else "[1]", "f", "1",
+                           passed.isoformat(), arrived, "" if status == "expected" else "visit",
+                           "t" if status == "monitoring" and i % 50 == 0 else "f", ended, "",
+                           passed.isoformat(), passed.isoformat())
+
+            def checks():
+                for i in range(ARRIVALS):
+                    age, start, end, smu, last, status, partial = plan(i)
+                    for j in range(CHECKS_PER_ARRIVAL):
+                        day = start + timedelta(days=j * (2 if partial else 1))
+                        if day > today or status == "monitoring" and day == today and i % 2:
+                            day = start  # a second check on the first day rather than one in the future
+                        yield (str(i + 1), day.isoformat(), f"36.{(i + j) % 9}", "[]", str(95 + (i + j) % 5), "t",
+                               "negative" if j == 0 else "", "rapid" if j == 0 else "", "visit",
+                               f"{i:08x}-{j:04x}-4000-8000-000000000000", "", now.isoformat())
+
+            n_decl = _copy(cur, "declaration", decl_cols, declarations())
+            n_arr = _copy(cur, "arrival", arr_cols, arrivals())
+            n_chk = _copy(cur, "health_check", chk_cols, checks())
+            cur.execute("SELECT setval('declaration_id_seq', %s)", (n_decl,))
+            cur.execute("SELECT setval('arrival_id_seq', %s)", (n_arr,))
+            raw.commit()
+            cur.execute("ANALYZE")
+            raw.commit()
+        finally:
+            raw.close()
+        db.engine.dispose()
+    print(f"seeded {n_decl:,} declarations, {n_arr:,} arrivals ({IN_COMMUNE:,} in {COMMUNE}), "
+          f"{n_chk:,} health checks by COPY in {time.perf_counter() - started:.0f} s")
+
+
+def explain(url: str, instance: str) -> list[str]:
+    """EXPLAIN every SELECT the home page and the due fragment run, as the officer; returns problems."""
+    os.environ["KIEMDICH_INSTANCE"] = instance
+    from sqlalchemy import event
+
+    from kiemdich import create_app
+    from kiemdich.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "RATELIMIT_ENABLED": False,
+                      "SESSION_COOKIE_SECURE": False})
+    problems = []
+    with app.app_context():
+        client = app.test_client()
+        html = client.get("/dang-nhap").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', html)
+        client.post("/dang-nhap", data={"username": "xa1", "password": PASSWORD,
+                                        "csrf_token": token.group(1) or token.group(2)})
+        client.get("/xa")  # the end rule settles what it has to once
+        seen = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("SELECT") and any(t in statement for t in BIG):
+                seen.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", capture)
+        for path, headers in (("/xa", {}), ("/xa/ds/due/dong", {"HX-Request": "true"})):
+            seen.clear()
+            assert client.get(path, headers=headers).status_code == 200
+            print(f"\nEXPLAIN of the {len(seen)} queries on big tables behind GET {path}:")
+            with db.engine.connect() as conn:
+                for n, (statement, parameters) in enumerate(seen, 1):
+                    plan = conn.exec_driver_sql("EXPLAIN ANALYZE " + statement, parameters).scalars().all()
+                    first = " ".join(statement.split())[:110]
+                    seq = [line.strip() for line in plan if re.search(r"Seq Scan on (%s)\b" % "|".join(BIG), line)]
+                    total = [line for line in plan if "Execution Time" in line][0].strip()
+                    print(f"  [{n}] {first}…  {total}{'  SEQ SCAN: ' + '; '.join(seq) if seq else ''}")
+                    if seq:
+                        problems.append(f"{path} [{n}]: {seq}")
+                    if os.environ.get("BENCH_PLANS"):
+                        print("\n".join("      " + line for line in plan))
+        event.remove(db.engine, "before_cursor_execute", capture)
+        db.engine.dispose()
+    return problems
+
+
+def measure(clients, path, headers=None) -> tuple[float, float, int]:
+    """(requests per second, p95 latency in ms, response bytes) over REQUESTS requests."""
+    latencies, sizes = [], []
+
+    def job(client):
+        t = time.perf_counter()
+        status, body, _r = client.request("GET", path, headers=headers)
+        latencies.append(time.perf_counter() - t)
+        sizes.append(len(body.encode()))
+        assert status == 200, (path, status)
+
+    elapsed = run(clients, [job] * REQUESTS)
+    return REQUESTS / elapsed, statistics.quantiles(latencies, n=20)[18] * 1000, max(sizes)
+
+
+def main():
+    url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test_h5")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    instance = tempfile.mkdtemp(prefix="kd-bench-home-")
+    if not os.environ.get("BENCH_REUSE"):
+        seed(url, instance)
+    problems = explain(url, instance)
+
+    env = dict(os.environ, DATABASE_URL=url, KIEMDICH_INSTANCE=instance, KIEMDICH_INSECURE_COOKIES="1",
+               SECRET_KEY="bench", PYTHONPATH=str(ROOT))
+    env.pop("REDIS_URL", None)
+    hello_dir = Path(tempfile.mkdtemp(prefix="kd-bench-hello-"))
+    (hello_dir / "hello_app.py").write_text(HELLO)
+    app_proc, port = gunicorn("app:app", env, ROOT)
+    hello_proc, hello_port = gunicorn("hello_app:app", env, hello_dir)
+    try:
+        clients = [Client(port) for _ in range(CLIENTS)]
+        for c in clients:
+            _s, html, _r = c.request("GET", "/dang-nhap")
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', html)
+            status, _h, _r = c.request("POST", "/dang-nhap", urlencode(
+                {"username": "xa1", "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)}))
+            assert status == 302, status
+            c.request("GET", "/xa")  # warm: connection pool, templates, the end rule
+        hello_clients = [Client(hello_port) for _ in range(CLIENTS)]
+        for c in hello_clients:
+            c.request("GET", "/")
+        hello_rps, hello_p95, _ = measure(hello_clients, "/")
+        home_rps, home_p95, home_size = measure(clients, "/xa")
+        due_rps, due_p95, due_size = measure(clients, "/xa/ds/due/dong", {"HX-Request": "true"})
+        # a second hello run, so a drift of the machine during the run shows
+        hello2_rps, hello2_p95, _ = measure(hello_clients, "/")
+        print(f"\ngunicorn {WORKERS} workers x {THREADS} threads, {CLIENTS} keep-alive clients on loopback, "
+              f"PostgreSQL, {REQUESTS} requests each:")
+        print(f"  hello-world Flask route     {hello_rps:7.0f} req/s  p95 {hello_p95:6.1f} ms"
+              f"   (again at the end: {hello2_rps:.0f} req/s, p95 {hello2_p95:.1f} ms)")
+        print(f"  commune home /xa            {home_rps:7.0f} req/s  p95 {home_p95:6.1f} ms"
+              f"   = {home_rps / hello_rps:.3f} x hello req/s, p95 {home_p95 / hello_p95:.1f} x hello"
+              f"   ({home_size:,} bytes uncompressed)")
+        print(f"  'due today' fragment        {due_rps:7.0f} req/s  p95 {due_p95:6.1f} ms"
+              f"   = {due_rps / hello_rps:.3f} x hello req/s, p95 {due_p95 / hello_p95:.1f} x hello"
+              f"   ({due_size:,} bytes uncompressed)")
+    finally:
+        for proc in (app_proc, hello_proc):
+            proc.terminate()
+            proc.wait(10)
+    print("\nSequential scans of big tables: " + ("none" if not problems else "; ".join(problems)))
+    if problems:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
