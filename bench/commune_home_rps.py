@@ -211,6 +211,15 @@ def explain(url: str, instance: str) -> list[str]:
                     if os.environ.get("BENCH_PLANS"):
                         print("\n".join("      " + line for line in plan))
         event.remove(db.engine, "before_cursor_execute", capture)
+        print("\nBytes on the wire (budget: an HTMX fragment <= 5 KB), raw / brotli:")
+        code = re.search(r'/xa/nguoi-den/(\w+)', client.get("/xa/ds/due/dong", headers={"HX-Request": "true"})
+                         .get_data(as_text=True)).group(1)
+        for path, hx in (("/xa", False), ("/xa/ds/due", True), ("/xa/ds/due/dong", True),
+                         ("/xa/ds/due/dong?trang=2", True), (f"/xa/nguoi-den/{code}", True)):
+            headers = {"HX-Request": "true"} if hx else {}
+            raw = len(client.get(path, headers=headers).data)
+            br = len(client.get(path, headers=headers | {"Accept-Encoding": "br"}).data)
+            print(f"  GET {path:<28} {'fragment' if hx else 'page':<8} {raw:6,} / {br:5,} bytes")
         db.engine.dispose()
     return problems
 

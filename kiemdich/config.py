@@ -40,6 +40,10 @@ class Config:
     # one carrier NAT address.
     KIEMDICH_DECLARATION_RATE = os.environ.get("KIEMDICH_DECLARATION_RATE", "20 per minute;200 per hour")
     KIEMDICH_LOOKUP_RATE = os.environ.get("KIEMDICH_LOOKUP_RATE", "10 per minute;60 per hour")
+    # A returnee's own arrival confirmation and daily declaration (per IP).
+    KIEMDICH_RETURNEE_RATE = os.environ.get("KIEMDICH_RETURNEE_RATE", "30 per minute")
+    # "Near the commune": within this distance of the health station's saved position.
+    KIEMDICH_NEAR_KM = float(os.environ.get("KIEMDICH_NEAR_KM", "10"))
     # Cookies: Secure by default; KIEMDICH_INSECURE_COOKIES=1 lets plain http://127.0.0.1 work.
     SESSION_COOKIE_SECURE = not _bool("KIEMDICH_INSECURE_COOKIES", False)
     SESSION_COOKIE_HTTPONLY = True

@@ -484,7 +484,7 @@ def near_commune(code: str | None, lat: float | None, lon: float | None) -> bool
     point = station(code)
     if point.lat is None or point.lon is None:
         return None
-    return distance_km(lat, lon, point.lat, point.lon) <= float(current_app.config.get("KIEMDICH_NEAR_KM", 10))
+    return distance_km(lat, lon, point.lat, point.lon) <= current_app.config["KIEMDICH_NEAR_KM"]
 
 
 def commune_in_province(code: str) -> AdminUnit | None:

@@ -320,7 +320,7 @@ def _returnee_arrival(token: str):
 
 
 def _returnee_rate() -> str:
-    return current_app.config.get("KIEMDICH_RETURNEE_RATE", "30 per minute")
+    return current_app.config["KIEMDICH_RETURNEE_RATE"]
 
 
 @bp.post("/q/den-noi")
