@@ -454,3 +454,14 @@ def test_every_state_change_writes_history_and_audit(app, users):
     new = ops.transfer(b, OTHER, "r", user=officer)
     db.session.flush()
     assert events(b, "transferred_out") and events(new, "transferred_in") and audits("arrival.transfer")
+
+
+def test_the_daily_command_applies_the_end_rule(runner):
+    over = make(start=clock.today() - timedelta(days=10))
+    elsewhere = make(commune=OTHER, start=clock.today() - timedelta(days=10), name="Lê Văn Tám")
+    running = make(name="Phạm Văn Đồng")
+    db.session.commit()
+    result = runner.invoke(args=["followup", "settle"])
+    assert result.exit_code == 0 and "2 arrival(s) changed" in result.output
+    assert (fresh(over).status, fresh(elsewhere).status, fresh(running).status) == (
+        "ended_unchecked", "ended_unchecked", "monitoring")

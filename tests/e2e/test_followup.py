@@ -123,6 +123,7 @@ def test_returnee_confirms_arrival_and_declares_symptoms_offline(page, browser, 
     page.goto(f"/q#{token}")
     expect(page.get_by_role("heading", name="Bạn đã đến nơi chưa?")).to_be_visible()
     expect(page.locator('a[href="tel:02713879115"]')).to_be_visible()
+    screenshot(page, "followup-returnee-arrive")
     page.get_by_label(re.compile("Dùng vị trí của tôi")).check()
     expect(page.locator("#kd-returnee input[name=lat]")).not_to_have_value("")
     page.get_by_role("button", name="Tôi đã đến nơi").click()
