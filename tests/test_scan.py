@@ -208,6 +208,20 @@ def test_replay_answers_the_original_result(client, staff):
     assert time in again.get_data(as_text=True)
 
 
+def test_replay_after_the_code_expired_still_answers_the_first_result(client, staff):
+    decl = _decl()
+    token = declarations.token_for(decl)
+    key = str(uuid.uuid4())
+    assert _post(client, staff, token=token, uuid_=key).status_code == 201
+    decl.valid_until = clock.utcnow() - timedelta(minutes=1)  # the answer was lost; the code expired since
+    db.session.commit()
+    response = _post(client, staff, token=token, uuid_=key)
+    assert response.status_code == 200 and response.headers["X-Outbox-Status"] == "replay"
+    other = declarations.token_for(_decl())  # the same UUID naming someone else is still refused
+    assert _post(client, staff, token=other, uuid_=key).status_code == 422
+    assert _count(Passage) == 1
+
+
 def test_double_tap_with_the_uuid_in_the_body_records_once(client, staff):
     decl = _decl()
     token = declarations.token_for(decl)

@@ -67,8 +67,25 @@ def moment(client_ts: datetime | None, now: datetime) -> datetime:
     return min(client_ts, now)
 
 
-def resolve(*, token: str = "", code: str = "", at: datetime) -> Declaration:
-    """The declaration a scanned token (verified, valid at `at`) or a declaration code names."""
+def _names(decl: Declaration, token: str, code: str) -> bool:
+    """Does this token (signature checked, not its expiry) or code name this declaration?"""
+    if token:
+        try:
+            return tokens.verify(token, check_expiry=False).token_id == decl.token_id
+        except tokens.TokenError:
+            return False
+    return bool(code) and clean_code(code)[:16] == decl.code
+
+
+def resolve(*, token: str = "", code: str = "", at: datetime, client_uuid: str | None = None) -> Declaration:
+    """The declaration a scanned token (verified, valid at `at`) or a declaration code names.
+
+    A replay of a recorded passage (same UUID, same declaration) is answered even when the code
+    has expired or the declaration was de-identified since: its validity was checked the first time.
+    """
+    existing = db.session.scalar(select(Passage).where(Passage.client_uuid == client_uuid)) if client_uuid else None
+    if existing is not None and _names(existing.declaration, token, code):
+        return existing.declaration
     if token:
         try:
             data = tokens.verify(token, now=at)

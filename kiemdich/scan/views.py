@@ -116,11 +116,11 @@ def passage():
     form = request.form
     now = clock.utcnow()
     client_ts = _client_ts(form.get("client_ts"))
-    checkpoint = None
     try:
         checkpoint = _scoped_checkpoint(form.get("chot"))
+        client_uuid = ops.clean_uuid(request.headers.get("Idempotency-Key") or form.get("client_uuid"))
         decl = ops.resolve(token=(form.get("token") or "").strip(), code=form.get("code", ""),
-                           at=ops.moment(client_ts, now))
+                           at=ops.moment(client_ts, now), client_uuid=client_uuid)
         instruction = form.get("instruction", "").strip()
         values = ops.PassageInput(
             decision=form.get("decision", ""), test_taken=form.get("test_taken") or "none",
@@ -130,8 +130,7 @@ def passage():
         checkin = form.get("checkin", "").strip()
         passage, status = ops.record_passage(
             user=current_user, checkpoint=checkpoint, decl=decl, values=values,
-            client_uuid=request.headers.get("Idempotency-Key") or form.get("client_uuid"),
-            client_ts=client_ts, checkin_id=int(checkin) if checkin.isdigit() else None, now=now)
+            client_uuid=client_uuid, client_ts=client_ts, checkin_id=int(checkin) if checkin.isdigit() else None, now=now)
     except ops.PassageError as err:
         db.session.rollback()
         response = current_app.make_response(

@@ -5,6 +5,7 @@ while items waited."""
 import io
 import re
 import threading
+from contextlib import contextmanager
 import time
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from kiemdich import clock, qrcodes, tokens
 from kiemdich.declarations import operations as declarations
 from kiemdich.extensions import db
 from kiemdich.models import Arrival, Passage
-from tests.e2e.conftest import CHROMIUM_ARGS, PHONE, screenshot
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, screenshot
 from tests.factories import PASSWORD, AreaLevelFactory, DeclarationFactory
 
 FRAME = (640, 480)
@@ -155,18 +156,25 @@ def _y4m(png: bytes, path):
             out.write(b"FRAME\n" + y + chroma + chroma)
 
 
-def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(app, users, server, tmp_path):
-    from playwright.sync_api import sync_playwright
+@contextmanager
+def _launched(browser_type, args):
+    launched = browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+    try:
+        yield launched
+    finally:
+        launched.close()
 
+
+def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(browser, app, users, server, tmp_path):
     decl = _travellers(1)[0]
     url = _url(server, decl)
     video = tmp_path / "qr.y4m"
     _y4m(qrcodes.png_bytes(qrcodes.make(url), min_pixels=400, dpi=96), video)
     camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
               f"--use-file-for-fake-video-capture={video}"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS + camera, headless=True)
-        context = _context(browser, server)
+    # A second Chromium from the same Playwright: the fake camera is chosen at launch.
+    with _launched(browser.browser_type, CHROMIUM_ARGS + camera) as with_camera:
+        context = _context(with_camera, server)
         context.grant_permissions(["camera"], origin=server.url)
         page = context.new_page()
         errors = _watch(page)
@@ -199,7 +207,6 @@ def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(app, users, serve
         expect(page.locator(".verdict.done")).to_contain_text("Đã xác nhận lúc")
         assert len(_passages()) == 1
         assert errors == []
-        browser.close()
 
 
 def test_offline_twenty_travellers_then_replayed_exactly_once(browser, app, users, server):
