@@ -1,5 +1,5 @@
 """The plan stored on an arrival, for every line of the seeded Ministry template, with boundary dates."""
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -45,7 +45,6 @@ def test_the_plan_is_stored_on_the_routed_arrival(app):
     AreaLevelFactory(area_code="79", level=4, effective_from=date(2021, 10, 1))
     passage = PassageFactory(declaration__origin_province_code="79", declaration__vaccine_doses=1,
                              declaration__last_dose_date=ARRIVAL - timedelta(days=40))
-    from datetime import datetime, timezone
     arrival = route_arrival(passage.declaration, passage=passage,
                             at=datetime(2021, 11, 20, 3, 0, tzinfo=timezone.utc))
     db.session.commit()
