@@ -211,11 +211,18 @@ def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(browser, app, use
 
 def test_offline_twenty_travellers_then_replayed_exactly_once(browser, app, users, server):
     people = _travellers(20)
+    late = DeclarationFactory(valid_until=clock.utcnow() - timedelta(minutes=5))
+    db.session.commit()
+    expired = _url(server, late)
     context = _context(browser, server)
     page = context.new_page()
     errors = _watch(page)
     _login(page)
     _ready_offline(page)
+    # Installable: manifest, icons, a service worker with a fetch handler (Chromium's own check).
+    # (Playwright's contexts are incognito windows, which Chromium never offers to install.)
+    installability = context.new_cdp_session(page).send("Page.getInstallabilityErrors")["installabilityErrors"]
+    assert [e["errorId"] for e in installability if e["errorId"] != "in-incognito"] == []
 
     started = clock.utcnow()
     server.stop()  # really offline: the service worker's requests find no server either
@@ -242,6 +249,8 @@ def test_offline_twenty_travellers_then_replayed_exactly_once(browser, app, user
         expect(page.locator(".verdict-result.queued")).to_be_visible()
     _scan_by_hand(page, _forged(server, people[0]))
     expect(page.locator(".verdict.bad")).to_contain_text("Mã QR giả hoặc của nơi khác")
+    _scan_by_hand(page, expired)  # genuine signature, window over: red too, with no network
+    expect(page.locator(".verdict.bad")).to_contain_text("Mã QR đã hết hạn qua chốt")
     _scan_by_hand(page, _url(server, people[7]))
     expect(page.locator(".verdict.done")).to_contain_text("Đã xác nhận lúc")
 
