@@ -279,6 +279,9 @@ def aged(app, users):
     HealthCheckFactory(arrival=a1, note="gọi cho vợ anh Người 1")
     ArrivalEventFactory(arrival=a1, action="close", reason="Người 1 đã khỏe")
     ImportRowFactory(declaration_id=made["ended_long_ago"].id, data={"Họ và tên": "Người 1"})
+    invalid = ImportRowFactory(status="invalid", data={"Họ và tên": "Người Lỗi", "SĐT": "0987654321"})
+    invalid.batch.created_at = old
+    ImportRowFactory(status="duplicate", data={"Họ và tên": "Người Mới Nhập"})  # a recent batch: kept
     PassageFactory(declaration=made["ended_long_ago"], note="Người 1 đi cùng con")
     ArrivalFactory(declaration=made["ended_recently"], status="completed", ended_at=now - timedelta(days=10),
                    expected_at=old)
@@ -314,6 +317,9 @@ def test_retention_deidentifies_the_right_rows_and_keeps_aggregates(app, aged):
     assert a1.checks[0].note == "" and a1.events[0].reason == "" and a1.status == "completed"
     assert db.session.scalar(select(ImportRow.data).where(ImportRow.declaration_id == d.id)) == {}
     assert db.session.scalar(select(Passage.note).where(Passage.declaration_id == d.id)) == ""
+    unlinked = db.session.scalars(select(ImportRow.data).where(ImportRow.declaration_id.is_(None))
+                                  .order_by(ImportRow.id)).all()
+    assert unlinked == [{}, {"Họ và tên": "Người Mới Nhập"}]  # the old batch's line emptied, the recent one kept
     assert _counts() == before_counts
     assert figs.compute(figs.Scope(scope.communes, start, end, scope.now)).totals == before_figures
     assert len(events("retention.run")) == 1 and events("retention.run")[0].after["deidentified"] == 2

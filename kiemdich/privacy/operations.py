@@ -9,8 +9,8 @@ from .. import audit
 from ..accounts.scope import commune_codes
 from ..clock import utcnow
 from ..extensions import db
-from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, HealthCheck, ImportRow, Passage,
-                      PrivacyNotice)
+from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, HealthCheck, ImportBatch, ImportRow,
+                      Passage, PrivacyNotice)
 from ..text import fold, normalise_phone
 from ..traveller.status import ACTIVE
 
@@ -106,8 +106,15 @@ def retention(days: int, *, now: datetime | None = None, dry_run: bool = False) 
         return db.session.scalar(select(func.count()).select_from(Declaration)
                                  .where(Declaration.deidentified_at.is_(None), where))
     count = _deidentify(where, now)
+    # Imported lines that never became a declaration (invalid, duplicates, batches never written)
+    # still hold the cells of the file: emptied once their batch is older than the cutoff.
+    old_batches = select(ImportBatch.id).where(ImportBatch.created_at < retention_cutoff(days, now))
+    lines = db.session.execute(
+        update(ImportRow).where(ImportRow.declaration_id.is_(None), ImportRow.batch_id.in_(old_batches))
+        .values(data={}).execution_options(synchronize_session=False)).rowcount
     audit.record("retention.run", object_type="Declaration", detail=f"days={days}",
-                 after={"deidentified": count, "days": days}, area_code=current_app.config["KIEMDICH_PROVINCE"])
+                 after={"deidentified": count, "days": days, "import_lines_emptied": lines},
+                 area_code=current_app.config["KIEMDICH_PROVINCE"])
     return count
 
 
