@@ -259,3 +259,20 @@ def test_rules_pages_show_states(client, auth, users):
     html = client.get("/tinh/quy-tac/1").get_data(as_text=True)
     assert "Công bố phiên bản 1" not in html and 'class="link" hx-get' not in html
     assert client.get("/tinh/quy-tac/99").status_code == 404
+
+
+def test_publish_and_rename_errors_change_nothing(client, auth, users):
+    auth.login("super1")
+    _copy(client)
+    response = post(client, "/tinh/quy-tac/2/cong-bo", {"effective_from": "2021-12-10", "effective_to": "2021-12-01"},
+                    page="/tinh/quy-tac/2")
+    assert response.status_code == 422 and "Ngày kết thúc trước ngày bắt đầu." in response.get_data(as_text=True)
+    response = post(client, "/tinh/quy-tac/2/thong-tin", {"name": "", "source": "CV 1"}, page="/tinh/quy-tac/2")
+    assert response.status_code == 422 and "Đặt tên cho phiên bản." in response.get_data(as_text=True)
+    assert not any(r.published for r in ops.lines(2)) and ops.lines(2)[0].name == "Mẫu Bộ Y tế 2021"
+    assert events("rule.publish") == [] and events("rule.edit") == []
+    response = post(client, "/tinh/quy-tac/2/thong-tin", {"name": "CV 3536/UBND-KGVX", "source": "UBND tỉnh, 17/10/2021"},
+                    page="/tinh/quy-tac/2")
+    assert response.status_code == 302
+    assert {r.name for r in ops.lines(2)} == {"CV 3536/UBND-KGVX"} and ops.lines(1)[0].name == "Mẫu Bộ Y tế 2021"
+    assert len(events("rule.edit")) == 1

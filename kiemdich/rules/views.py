@@ -182,43 +182,39 @@ def save_line(number: int, line_id: int):
     return redirect(url_for(".version", number=number))
 
 
+def _change_version(number: int, form, slot: str, default_field: str, change, done: str):
+    """Validate a version form, run `change(form)`, and show the page again with the error, or go back to it."""
+    _require_editor()
+    if not form.validate():
+        return _version_page(number, status=422, **{slot: form})
+    try:
+        change(form)
+    except ops.PolicyError as err:
+        db.session.rollback()
+        _attach(form, err, default_field)
+        return _version_page(number, status=422, **{slot: form})
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for(".version", number=number))
+
+
 @bp.post("/quy-tac/<int:number>/thong-tin")
 @role_required("supervisor")
 def save_meta(number: int):
     """Rename a draft and record the decision it implements."""
-    _require_editor()
-    form = MetaForm()
-    if not form.validate():
-        return _version_page(number, meta=form, status=422)
-    try:
-        ops.update_meta(number, name=form.name.data, source=form.source.data or "", by=current_user)
-    except ops.PolicyError as err:
-        db.session.rollback()
-        _attach(form, err, "name")
-        return _version_page(number, meta=form, status=422)
-    db.session.commit()
-    flash(_("Saved."), "success")
-    return redirect(url_for(".version", number=number))
+    return _change_version(number, MetaForm(), "meta", "name", lambda f: ops.update_meta(
+        number, name=f.name.data, source=f.source.data or "", by=current_user), _("Saved."))
 
 
 @bp.post("/quy-tac/<int:number>/cong-bo")
 @role_required("supervisor")
 def publish(number: int):
     """Publish a draft with its effective dates; routed arrivals keep the version they were given."""
-    _require_editor()
     form = PublishForm()
-    if not form.validate():
-        return _version_page(number, publish=form, status=422)
-    try:
-        ops.publish(number, form.effective_from.data, form.effective_to.data, by=current_user)
-    except ops.PolicyError as err:
-        db.session.rollback()
-        _attach(form, err, "effective_from")
-        return _version_page(number, publish=form, status=422)
-    db.session.commit()
-    flash(_("Version %(n)s is published from %(day)s.", n=number, day=form.effective_from.data.strftime("%d/%m/%Y")),
-          "success")
-    return redirect(url_for(".version", number=number))
+    day = form.effective_from.data.strftime("%d/%m/%Y") if form.effective_from.data else ""
+    return _change_version(number, form, "publish", "effective_from", lambda f: ops.publish(
+        number, f.effective_from.data, f.effective_to.data, by=current_user),
+        _("Version %(n)s is published from %(day)s.", n=number, day=day))
 
 
 @bp.get("/quy-tac/<int:number>/xem-truoc")
