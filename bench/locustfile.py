@@ -1,0 +1,346 @@
+"""Locust users for bench/load.py: the province's traffic mix against one or several app nodes.
+
+Not meant to be run alone: bench/load.py prepares the database, starts gunicorn and passes
+everything through environment variables:
+
+    KD_BENCH_DATA   JSON written by load.py (accounts, checkpoints, communes, pre-made travellers)
+    KD_BENCH_OUT    where this file writes what the clients saw (accepted keys, statuses, timings)
+    KD_HOSTS        comma-separated base URLs; every request goes to the next one (a round-robin
+                    load balancer), so one session alternates between the nodes
+    KD_RUN          which slice of the pre-made travellers this run may use (runs never share one)
+    KD_IP_BASE      second octet of the source addresses of this run's phones (127.<base>.x.y)
+
+Every simulated phone connects from its own loopback address (Linux routes all of 127.0.0.0/8
+to lo), as real phones come from their own addresses: the per-IP rate limits stay at their
+production values and are never reached by design. The mix is counted in requests: 70 %
+traveller (declaration form and post, status page, lookup), 20 % passage confirmations by
+checkpoint staff, 10 % commune officer lists, person page and daily checks.
+
+Writes are sent like the outbox sends them: each has its key (form nonce, client UUID) and a
+lost connection is retried with the same key until the server answers.
+"""
+import collections
+import itertools
+import json
+import os
+import random
+import re
+import uuid
+from datetime import datetime, timezone
+
+import gevent
+from locust import HttpUser, constant, events, task
+from locust.clients import HttpSession
+from urllib3 import PoolManager
+
+DATA = json.loads(open(os.environ["KD_BENCH_DATA"], encoding="utf-8").read()) if "KD_BENCH_DATA" in os.environ else {}
+HOSTS = [h.rstrip("/") for h in os.environ.get("KD_HOSTS", "").split(",") if h]
+RUN = int(os.environ.get("KD_RUN", "0"))
+IP_BASE = int(os.environ.get("KD_IP_BASE", "10"))
+PASSWORD = DATA.get("password", "")
+HX = {"HX-Request": "true"}
+WRITE_RETRIES = 8  # a lost answer is retried with the same key, as the outbox does
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+HX_CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
+NONCE = re.compile(r'name="nonce"[^>]*value="([0-9a-f]{16})"|value="([0-9a-f]{16})"[^>]*name="nonce"')
+CONSENT = re.compile(r'name="consent_version"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="consent_version"')
+TOKEN = re.compile(r'data-kd-token="([^"]+)"')
+CODE = re.compile(r'class="code">([0-9A-Z]+)<')
+
+
+class Seen:
+    """What the clients saw, written to KD_BENCH_OUT when the run stops."""
+
+    def __init__(self):
+        self.passages = {}  # client UUID -> final X-Outbox-Status ("created", "replay", "already") or None
+        self.checks = {}  # client UUID -> True once a 200 was seen
+        self.declarations = {}  # form nonce -> True once the slip was seen
+        self.lost = collections.Counter()  # lost connections, by request name
+        self.statuses = collections.Counter()  # "name status" -> count
+        self.replays = collections.Counter()  # write answered as a replay after a lost connection
+        self.unexpected = []  # (name, status, reason), first 50
+
+
+SEEN = Seen()
+_hosts = itertools.cycle(HOSTS or ["http://127.0.0.1:1"])
+_ips = itertools.count(1)
+
+
+def next_ip() -> str:
+    """A loopback source address no other phone of this run uses."""
+    n = next(_ips)
+    if n >= 250 * 250:
+        raise RuntimeError("out of source addresses")
+    return f"127.{IP_BASE}.{n // 250}.{n % 250 + 1}"
+
+
+def phone(user) -> HttpSession:
+    """A browser on its own phone: its own source address, cookies and keep-alive connection."""
+    return HttpSession(HOSTS[0], user.environment.events.request, user,
+                       pool_manager=PoolManager(num_pools=len(HOSTS), maxsize=1, source_address=(next_ip(), 0)))
+
+
+def call(session, method, path, *, name, ok=(200,), retries=WRITE_RETRIES, **kwargs):
+    """One request through the round-robin "load balancer"; a lost connection (a killed worker)
+    is counted apart and tried again, the same request, as a phone or the outbox would.
+    Returns the response, or None when the final answer was not one of `ok` (an error)."""
+    for attempt in range(retries + 1):
+        url = next(_hosts) + path
+        with session.request(method, url, name=name, catch_response=True, allow_redirects=False,
+                             timeout=60, **kwargs) as resp:
+            status = resp.status_code
+            if status == 0 and attempt < retries:
+                resp.request_meta["name"] = "(lost connection, retried)"
+                resp.success()
+                SEEN.lost[name] += 1
+                lost = True
+            else:
+                lost = False
+                SEEN.statuses[f"{name} {status}"] += 1
+                if status in ok:
+                    resp.success()
+                else:
+                    reason = resp.headers.get("X-Outbox-Reason", "") if status else repr(resp.error)
+                    resp.failure(f"HTTP {status} {reason[:120]}")
+                    if len(SEEN.unexpected) < 50:
+                        SEEN.unexpected.append((name, status, reason[:300], (resp.text or "")[:300]))
+                    return None
+                return resp
+        if lost:
+            gevent.sleep(0.2 * (attempt + 1))
+    return None
+
+
+def _first(match) -> str:
+    return next(g for g in match.groups() if g is not None) if match else ""
+
+
+# Pools shared by the users of this process -----------------------------------------------------
+
+TRAVELLERS = collections.deque()  # (token, code, birth_year) of people who declared, for status and lookup
+SCAN_QUEUE = collections.deque()  # tokens of people who declared at a checkpoint, waiting to be scanned
+PREMADE_SCAN = collections.deque()  # pre-made declarations for staff to scan once the queue is empty
+ARRIVALS = collections.deque()  # arrival codes the bench officers follow
+
+
+@events.init.add_listener
+def _fill(environment, **_kw):
+    if not DATA:
+        return
+    mine = DATA["premade"][RUN - 1::DATA["runs"]]
+    half = len(mine) // 2
+    PREMADE_SCAN.extend(t["token"] for t in mine[:half])
+    TRAVELLERS.extend((t["token"], t["code"], t["birth_year"], None) for t in mine[half:])
+    ARRIVALS.extend(DATA["arrivals"])
+
+
+@events.quitting.add_listener
+def _write(environment, **_kw):
+    out = os.environ.get("KD_BENCH_OUT")
+    if not out:
+        return
+    stats = {}
+    for (name, method), entry in environment.stats.entries.items():
+        stats[name] = {  # names carry their method already
+            "requests": entry.num_requests, "failures": entry.num_failures,
+            "p50": entry.get_response_time_percentile(0.50), "p95": entry.get_response_time_percentile(0.95),
+            "p99": entry.get_response_time_percentile(0.99), "rps": entry.total_rps,
+            "avg": entry.avg_response_time}
+    total = environment.stats.total
+    json.dump({
+        "stats": stats,
+        "total": {"requests": total.num_requests, "failures": total.num_failures, "rps": total.total_rps,
+                  "p50": total.get_response_time_percentile(0.50), "p95": total.get_response_time_percentile(0.95),
+                  "p99": total.get_response_time_percentile(0.99),
+                  "seconds": (total.last_request_timestamp or 0) - (total.start_time or 0)},
+        "passages": SEEN.passages, "checks": SEEN.checks, "declarations": SEEN.declarations,
+        "lost": dict(SEEN.lost), "statuses": dict(SEEN.statuses), "replays": dict(SEEN.replays),
+        "unexpected": SEEN.unexpected, "errors": {f"{k[0]} {k[1]}: {k[2]}": v.occurrences
+                                                  for k, v in environment.stats.errors.items()},
+    }, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+
+
+# The mix ----------------------------------------------------------------------------------------
+
+def _traveller_form(rng: random.Random, csrf: str, nonce: str, consent: str) -> dict:
+    """A declaration as a traveller fills it in (demo-like person, trip into the province)."""
+    person = rng.choice(DATA["people"])
+    origin_province, origin = rng.choice(DATA["origins"])
+    contact_province, contact = rng.choice(DATA["origins"])
+    doses = rng.choices(["0", "1", "2", "3"], [0.1, 0.2, 0.5, 0.2])[0]
+    today = datetime.now(timezone.utc).astimezone().date()
+    return {
+        "csrf_token": csrf, "nonce": nonce, "consent_version": consent, "consent": "y",
+        "full_name": person["full_name"], "id_type": "cccd",
+        "id_number": "0" + "".join(rng.choice("0123456789") for _ in range(11)),
+        "birth_year": str(person["birth_year"]), "birth_date": "", "sex": person["sex"],
+        "phone": rng.choice(["09", "03", "07", "08"]) + "".join(rng.choice("0123456789") for _ in range(8)),
+        "nationality": "Việt Nam", "contact_province": contact_province, "contact": contact,
+        "contact_street": "Số 12 đường Phú Riềng Đỏ", "origin_province": origin_province, "origin": origin,
+        "origin_street": "", "dest_province": "75", "dest": rng.choice(DATA["dest_communes"]),
+        "dest_street": "Tổ 3, khu phố Tân Bình", "travel_date": today.isoformat(),
+        "vehicle_type": "xe_may", "vehicle_plate": f"93F1-{rng.randint(10000, 99999)}", "vehicle_seat": "",
+        "places_visited": "TP. Hồ Chí Minh", "vaccine_doses": doses,
+        "last_dose_date": "2026-01-02" if doses != "0" else "", "recovered_date": "",
+        "test_kind": "", "test_date": "",
+    }
+
+
+_ready = itertools.count(1)
+
+
+def _signed_in(environment):
+    """When the last user has signed in, the statistics start again: the measured window holds
+    the mix only, not the burst of sign-ins (argon2, on purpose slow) at the start."""
+    if next(_ready) == environment.runner.target_user_count:
+        environment.runner.stats.reset_all()
+
+
+class Mix(HttpUser):
+    """One load-generating client: a stream of phones (travellers), plus one checkpoint staff
+    session and one commune officer session signed in at start. Each task is one request."""
+
+    wait_time = constant(0)  # closed loop: throughput is what the nodes can serve
+    _count = itertools.count()
+
+    def on_start(self):
+        n = next(self._count)
+        self.rng = random.Random(RUN * 1000 + n)
+        self.journey = None  # the current traveller's next step
+        self.staff = self._sign_in(DATA["staff"][n % len(DATA["staff"])], "/chot/quet")
+        self.officer = self._sign_in(DATA["officers"][n % len(DATA["officers"])], "/xa")
+        self.commune_step = 0
+        _signed_in(self.environment)
+
+    def _sign_in(self, username, landing):
+        session = phone(self)
+        page = call(session, "GET", "/dang-nhap", name="setup: GET /dang-nhap")
+        resp = call(session, "POST", "/dang-nhap", name="setup: POST /dang-nhap", ok=(302,),
+                    data={"username": username, "password": PASSWORD, "csrf_token": _first(CSRF.search(page.text))})
+        if resp is None:
+            raise RuntimeError(f"sign-in of {username} failed")
+        page = call(session, "GET", landing, name=f"setup: GET {landing}")
+        session.csrf = _first(HX_CSRF.search(page.text)) or _first(CSRF.search(page.text))
+        return session
+
+    # Travellers: 70 % of the requests --------------------------------------------------------
+
+    @task(50)
+    def traveller_journey(self):
+        """Poster QR or link -> form -> send -> status page, one request per step."""
+        j = self.journey
+        if j is None:
+            session = phone(self)
+            checkpoint = self.rng.choice(DATA["checkpoints"]) if self.rng.random() < 0.7 else None
+            path = f"/c/{checkpoint}" if checkpoint else "/khai-bao"
+            page = call(session, "GET", path, name="GET /c/[code]" if checkpoint else "GET /khai-bao")
+            if page is not None:
+                html = page.text
+                self.journey = {"session": session, "path": path, "checkpoint": checkpoint,
+                                "csrf": _first(CSRF.search(html)), "nonce": _first(NONCE.search(html)),
+                                "consent": _first(CONSENT.search(html))}
+        elif "token" not in j:
+            form = _traveller_form(self.rng, j["csrf"], j["nonce"], j["consent"])
+            resp = call(j["session"], "POST", j["path"], name="POST /c/[code]" if j["checkpoint"] else "POST /khai-bao",
+                        data=form, headers=HX)
+            token = _first(TOKEN.search(resp.text)) if resp is not None else ""
+            if not token:
+                if resp is not None:
+                    resp.failure("no personal QR on the answer")
+                self.journey = None
+                return
+            SEEN.declarations[j["nonce"]] = True
+            j["token"] = token
+            TRAVELLERS.append((token, _first(CODE.search(resp.text)), form["birth_year"], j["session"]))
+            if j["checkpoint"]:
+                SCAN_QUEUE.append(token)
+        else:
+            call(j["session"], "POST", "/q/trang-thai", name="POST /q/trang-thai", data={"token": j["token"]},
+                 headers=HX)
+            self.journey = None
+
+    def _earlier_traveller(self):
+        """Someone who declared before, on their own phone; round robin, so no one is asked twice
+        in a short run (their address stays far below the per-IP limits)."""
+        token, code, year, session = TRAVELLERS.popleft()
+        session = session or phone(self)
+        TRAVELLERS.append((token, code, year, session))
+        return token, code, year, session
+
+    @task(12)
+    def traveller_status_again(self):
+        token, _code, _year, session = self._earlier_traveller()
+        call(session, "POST", "/q/trang-thai", name="POST /q/trang-thai", data={"token": token}, headers=HX)
+
+    @task(8)
+    def traveller_lookup(self):
+        _token, code, year, session = self._earlier_traveller()
+        page = call(session, "GET", "/tra-cuu", name="GET /tra-cuu")
+        if page is not None:
+            call(session, "POST", "/tra-cuu", name="POST /tra-cuu", headers=HX,
+                 data={"code": code, "birth_year": year, "csrf_token": _first(CSRF.search(page.text))})
+
+    # Checkpoint staff: 20 % ------------------------------------------------------------------
+
+    @task(20)
+    def staff_confirm(self):
+        """A scanned traveller let through (sometimes turned back or sent to quarantine), sent with
+        its client UUID; a lost answer is sent again with the same UUID."""
+        token = SCAN_QUEUE.popleft() if SCAN_QUEUE else PREMADE_SCAN.popleft() if PREMADE_SCAN else None
+        if token is None:
+            return
+        key = str(uuid.uuid4())
+        decision = self.rng.choices(["allow", "refuse", "quarantine"], [0.9, 0.04, 0.06])[0]
+        SEEN.passages[key] = None
+        resp = call(self.staff, "POST", "/chot/qua-chot", name="POST /chot/qua-chot", ok=(200, 201),
+                    data={"token": token, "chot": self.rng.choice(DATA["checkpoints"]), "decision": decision,
+                          "test_taken": "none", "papers_checked": "1",
+                          "client_ts": datetime.now(timezone.utc).isoformat()},
+                    headers={"X-CSRFToken": self.staff.csrf, "Idempotency-Key": key, **HX})
+        if resp is not None:
+            status = resp.headers.get("X-Outbox-Status")
+            SEEN.passages[key] = status
+            if status != "created":
+                SEEN.replays[f"passage {status}"] += 1
+
+    # Commune officers: 10 % ------------------------------------------------------------------
+
+    @task(10)
+    def commune(self):
+        """Home, a list page, a person, a daily check: in turn."""
+        step = self.commune_step % 4
+        self.commune_step += 1
+        s = self.officer
+        if step == 0:
+            call(s, "GET", "/xa", name="GET /xa")
+        elif step == 1:
+            key = self.rng.choice(["due", "expected", "monitoring"])
+            call(s, "GET", f"/xa/ds/{key}/dong?q=", name="GET /xa/ds/[list]/dong", headers=HX)
+        else:
+            code = ARRIVALS[0]
+            ARRIVALS.rotate(-1)
+            if step == 2:
+                call(s, "GET", f"/xa/nguoi-den/{code}", name="GET /xa/nguoi-den/[code]", headers=HX)
+                return
+            key = str(uuid.uuid4())
+            SEEN.checks[key] = False
+            resp = call(s, "POST", f"/xa/nguoi-den/{code}/kiem-tra", name="POST /xa/nguoi-den/[code]/kiem-tra",
+                        headers={"X-CSRFToken": s.csrf, **HX},
+                        data={"client_uuid": key, "temperature": "36.8", "present": "1", "test_result": "",
+                              "source": "phone", "spo2": "98", "client_ts": datetime.now(timezone.utc).isoformat()})
+            if resp is not None:
+                SEEN.checks[key] = True
+
+
+class Hello(HttpUser):
+    """The baseline: the same client code against a hello-world Flask app."""
+
+    wait_time = constant(0)
+
+    def on_start(self):
+        self.session = phone(self)
+
+    @task
+    def hello(self):
+        call(self.session, "GET", "/", name="GET / (hello-world)", retries=0)
