@@ -126,7 +126,7 @@ def login():
         }
         form.password.errors.append(messages[reason])
         return render_template("auth/login.html", form=form), 401 if reason != "locked" else 429
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
 
 
 @bp.post("/dang-xuat")

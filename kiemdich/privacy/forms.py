@@ -1,7 +1,7 @@
 """Forms of the privacy pages: the notice editor and data-subject requests."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, TextAreaField, ValidationError
+from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
@@ -22,9 +22,14 @@ class SearchForm(FlaskForm):
     birth_year = IntegerField(_l("Birth year"), validators=[
         Optional(), NumberRange(1900, 2100, _l("A year such as 1985."))])
 
-    def validate_name(self, field):
-        if not (self.id_number.data or self.phone.data or (field.data or "").strip()):
-            raise ValidationError(_l("Enter an ID number, a phone number or a full name."))
+    def validate(self, extra_validators=None):
+        # Not a validate_name method: Optional() stops the chain of an empty field before it runs.
+        valid = super().validate(extra_validators)
+        if not ((self.id_number.data or "").strip() or (self.phone.data or "").strip()
+                or (self.name.data or "").strip()):
+            self.name.errors = list(self.name.errors) + [_l("Enter an ID number, a phone number or a full name.")]
+            return False
+        return valid
 
 
 class EraseForm(FlaskForm):
