@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := app.py
 
-.PHONY: run test install install-dev assets translations db clean
+.PHONY: run test install install-dev assets test-assets lighthouse translations db clean
 
 run: install assets translations db
 	@$(BIN)/flask kiemdich demo
@@ -12,7 +12,7 @@ run: install assets translations db
 	KIEMDICH_INSECURE_COOKIES=1 $(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 \
 		--access-logfile - app:app
 
-test: install-dev assets translations
+test: install-dev assets test-assets translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
@@ -29,13 +29,26 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 # Front-end libraries come from npm and are copied into static/vendor/ (git-ignored).
+# The app needs only the "dependencies"; "devDependencies" (axe-core) are for the browser tests.
 assets: static/vendor/.installed
 static/vendor/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --omit=dev --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/
 	cp node_modules/qr-scanner/qr-scanner.umd.min.js static/vendor/
 	node bin/qr-worker.mjs node_modules/qr-scanner/qr-scanner-worker.min.js static/vendor/qr-scanner-worker.js
+	touch $@
+
+# Test-only front-end packages (axe-core), on top of the app's; static/vendor/ is not touched.
+test-assets: node_modules/.dev-installed
+node_modules/.dev-installed: package.json package-lock.json static/vendor/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Lighthouse for bench/lighthouse.py: its own package.json + lock, never part of the app's install.
+lighthouse: bench/lighthouse/node_modules/.installed
+bench/lighthouse/node_modules/.installed: bench/lighthouse/package.json bench/lighthouse/package-lock.json
+	npm ci --prefix bench/lighthouse --no-audit --no-fund --loglevel=error
 	touch $@
 
 translations: $(VENV)/.installed
@@ -53,4 +66,4 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor
+	rm -rf $(VENV) node_modules static/vendor bench/lighthouse/node_modules

@@ -178,7 +178,7 @@ def test_drill_down_pages_are_small_fragments(client, auth, users):
 def _wire_size(client, html: str, body: bytes) -> int:
     """The page plus its stylesheets and scripts, compressed as the browser receives them."""
     total = len(body)
-    for asset in re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"', html):
+    for asset in re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js)(?:\?v=\w+)?)"', html):
         response = client.get(asset, headers={"Accept-Encoding": "br"})
         data = b"".join(response.response) if response.is_streamed else response.data
         encoded = response.headers.get("Content-Encoding") in ("br", "gzip")

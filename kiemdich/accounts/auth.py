@@ -64,6 +64,8 @@ def load_user(user_id: str):
 
 def _idle_timeout():
     """Sign out a session left untouched longer than KIEMDICH_IDLE_MINUTES."""
+    if request.endpoint == "static":
+        return None  # files are the same for everyone: no user lookup, no cookie, no Vary: Cookie
     if not current_user.is_authenticated:
         return None
     now = datetime.now(timezone.utc).timestamp()
