@@ -79,7 +79,10 @@ def lighthouse(url: str, out: Path, cookie: str = "") -> dict:
     """One Lighthouse run; returns its JSON report."""
     cmd = [str(LIGHTHOUSE), url, f"--chrome-path={CHROMIUM}", f"--chrome-flags={CHROME_FLAGS}",
            "--form-factor=mobile", "--screenEmulation.mobile", "--throttling-method=simulate",
-           f"--only-categories={','.join(CATEGORIES)}", "--output=json", f"--output-path={out}", "--quiet"]
+           f"--only-categories={','.join(CATEGORIES)}", "--output=json", f"--output-path={out}", "--quiet",
+           # Its back/forward test loads the page a second time (pages are no-store by design: they
+           # carry personal data), which would count twice in the server's log; it weighs nothing.
+           "--skip-audits=bf-cache"]
     if cookie:
         cmd.append("--extra-headers=" + json.dumps({"Cookie": cookie}))
     subprocess.run(cmd, check=True, timeout=300, env=dict(os.environ, CHROME_PATH=CHROMIUM))
@@ -142,7 +145,7 @@ def main() -> None:
     data = prepare(url, str(instance))
     log = tmp / "access.log"
     proc, port = gunicorn("app:app", server_env(url, str(instance)), args=(
-        f"--access-logfile={log}", "--access-logformat=%(r)s %(s)s %(B)s"))
+        f"--access-logfile={log}", "--access-logformat=%(r)s %(s)s %(B)s", "--no-sendfile"))  # sendfile: no size logged
     base = f"http://127.0.0.1:{port}"
     cookies = {}
     for role in ("checkpoint", "commune"):

@@ -59,3 +59,11 @@ def test_service_worker_precaches_the_versioned_urls(client, app):
         assert f'"{url_for("static", filename="css/app.css")}"' in core
         assert f'importScripts("{url_for("static", filename="js/outbox.js")}")' in body
     assert '"/static/css/app.css"' not in body
+
+
+def test_manifest_names_its_icons_by_the_versioned_urls(client, app):
+    icons = [i["src"] for i in client.get("/manifest.webmanifest").get_json()["icons"]]
+    with app.test_request_context():
+        assert url_for("static", filename="icons/icon.svg") in icons
+    assert all("?v=" in src for src in icons)
+    assert all(client.get(src).headers["Cache-Control"].endswith("immutable") for src in icons)

@@ -94,6 +94,9 @@ def manifest():
     """The web app manifest, opening on the signed-in role's main screen."""
     data = json.loads((Path(current_app.static_folder) / "manifest.webmanifest").read_text(encoding="utf-8"))
     data["id"] = "/"
+    for icon in data.get("icons", []):  # the same versioned URLs as the pages': one download each
+        if icon["src"].startswith("/static/"):
+            icon["src"] = url_for("static", filename=icon["src"].removeprefix("/static/"))
     if current_user.is_authenticated:
         from ..accounts.auth import home_url
 
