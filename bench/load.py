@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -120,8 +121,6 @@ def prepare(env: dict, url: str, instance: Path, premade: int, runs: int) -> dic
     for args in (["db", "upgrade"], ["kiemdich", "load-areas"], ["kiemdich", "seed"], ["kiemdich", "demo"]):
         subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     os.environ["KIEMDICH_INSTANCE"] = str(instance)
-    from datetime import timedelta
-
     from sqlalchemy import select
 
     from kiemdich import clock, create_app, tokens
@@ -168,7 +167,7 @@ def prepare(env: dict, url: str, instance: Path, premade: int, runs: int) -> dic
         people = [declaration(rng.choice(DEST_COMMUNES)) for _ in range(premade * runs + 1)]
         # From a level-4 area (the demo puts Hồ Chí Minh City there): monitored for 7-14 days, so a
         # daily check never finds the follow-up ended (a declaration-only plan ends on arrival).
-        followed = [declaration(rng.choice(DEST_COMMUNES), level4=True) for _ in range(300)]
+        followed = [declaration(rng.choice(DEST_COMMUNES), level4=True) for _ in range(300 + 70 * runs)]
         db.session.add_all(people + followed)
         db.session.flush()
         for decl in followed:  # let through at a checkpoint: routed to the officers' communes
@@ -186,7 +185,9 @@ def prepare(env: dict, url: str, instance: Path, premade: int, runs: int) -> dic
             "premade": [{"token": declarations.token_for(d), "code": d.code, "birth_year": str(d.birth_year)}
                         for d in people[:-1]],
             "spare": declarations.token_for(people[-1]),  # for run 3's sign-in demonstration, no run uses it
-            "arrivals": [d.code for d in followed],
+            "arrivals": [d.code for d in followed[:300]],
+            "fresh_arrivals": [d.code for d in followed[300:300 + 40 * runs]],  # unconfirmed, for the two-officer race
+            "ending_arrivals": [d.code for d in followed[300 + 40 * runs:]],  # made to end yesterday, 30 per run
         }
         assert tokens.public_jwk()  # the signing key now exists in the shared instance folder
         db.session.remove()
@@ -266,14 +267,29 @@ def locust(user_class: str, hosts: list[str], seconds: int, users: int, env: dic
 
 # Checks ----------------------------------------------------------------------------------------
 
-def exactly_once(url: str, data: dict, seen: dict, t0, t1) -> dict:
+def end_yesterday(url: str, codes: list[str]) -> None:
+    """The morning after: these arrivals' monitoring ended yesterday and the end rule has not run.
+    Every officer's home applies it on opening, and the officers all open it at the start."""
+    from kiemdich import clock
+
+    today = clock.today()
+    with sql(url) as conn:
+        conn.execute("UPDATE arrival a SET status = 'monitoring', plan_start = %s, plan_end = %s, "
+                     "self_monitoring_until = NULL, arrived_at = now() - interval '7 days' FROM declaration d "
+                     "WHERE a.declaration_id = d.id AND d.code = ANY(%s)",
+                     (today - timedelta(days=7), today - timedelta(days=1), codes))
+
+
+def exactly_once(url: str, data: dict, seen: dict, t0, t1, ending: list[str]) -> dict:
     """Compare what the clients saw accepted with what the database holds."""
     with sql(url) as conn:
         def counts(query, keys):
             return dict(conn.execute(query, (list(keys),)).fetchall()) if keys else {}
 
         sent_p = set(seen["passages"])
-        ok_p = {k for k, v in seen["passages"].items() if v in ("created", "replay")}
+        ok_p = {k for k, answers in seen["passages"].items() if {"created", "replay"} & set(answers)}
+        already = {k for k, answers in seen["passages"].items() if "already" in answers} - ok_p
+        paired = {k for pair in seen["pairs"] for k in pair}
         db_p = counts("SELECT client_uuid, count(*) FROM passage WHERE client_uuid = ANY(%s) GROUP BY 1", sent_p)
         other_p = conn.execute(
             "SELECT count(*) FROM passage WHERE user_id = ANY(%s) AND server_ts BETWEEN %s AND %s "
@@ -293,6 +309,14 @@ def exactly_once(url: str, data: dict, seen: dict, t0, t1) -> dict:
             "SELECT count(*) FROM health_check WHERE user_id = ANY(%s) AND created_at BETWEEN %s AND %s "
             "AND NOT client_uuid = ANY(%s)", (data["officer_ids"], t0, t1, list(sent_c))).fetchone()[0]
 
+        confirmed = dict(conn.execute(
+            "SELECT d.code, count(e.id) FROM declaration d JOIN arrival a ON a.declaration_id = d.id "
+            "LEFT JOIN arrival_event e ON e.arrival_id = a.id AND e.action = 'confirmed' WHERE d.code = ANY(%s) "
+            "GROUP BY d.code", (seen["raced_arrivals"],)).fetchall()) if seen["raced_arrivals"] else {}
+        settled = dict(conn.execute(
+            "SELECT d.code, count(e.id) FROM declaration d JOIN arrival a ON a.declaration_id = d.id "
+            "LEFT JOIN arrival_event e ON e.arrival_id = a.id AND e.reason = 'end_rule' AND e.at >= %s "
+            "WHERE d.code = ANY(%s) GROUP BY d.code", (t0, ending)).fetchall())
         ok_d = set(seen["declarations"])
         db_d = counts("SELECT token_id, count(*) FROM declaration WHERE token_id = ANY(%s) GROUP BY 1", ok_d)
     return {
@@ -301,20 +325,29 @@ def exactly_once(url: str, data: dict, seen: dict, t0, t1) -> dict:
         "passages doubled": sum(1 for n in db_p.values() if n > 1) + doubled_decisions,
         "passages written but never acknowledged": len(set(db_p) - ok_p),
         "passages nobody sent": other_p,
-        "passages answered 'already' (another key)": sum(1 for v in seen["passages"].values() if v == "already"),
+        "passages answered 'already' (two phones, one QR)": len(already),
+        "passages answered 'already' yet written": len(already & set(db_p)),
+        "passages answered 'already' outside a race": len(already - paired),
+        "two-phone races not written exactly once": sum(1 for a, b in seen["pairs"] if (a in db_p) + (b in db_p) != 1),
         "arrivals missing or doubled": sum(1 for routed, n in arrivals if n != (1 if routed else 0)),
         "checks accepted": len(ok_c),
         "checks lost": len(ok_c - set(db_c)),
         "checks doubled": sum(1 for n in db_c.values() if n > 1),
         "checks written but never acknowledged": len(set(db_c) - ok_c),
+        "arrivals confirmed twice by a two-officer race": sum(1 for n in confirmed.values() if n > 1),
+        "arrivals of a two-officer race left unconfirmed": sum(1 for n in confirmed.values() if n == 0),
         "checks nobody sent": other_c,
+        "arrivals ended yesterday, settled at the homes": sum(1 for n in settled.values() if n == 1),
+        "arrivals ended yesterday, settled twice": sum(1 for n in settled.values() if n > 1),
+        "arrivals ended yesterday, left unsettled": sum(1 for n in settled.values() if n == 0),
         "declarations accepted": len(ok_d),
         "declarations lost": len(ok_d - set(db_d)),
         "declarations doubled": sum(1 for n in db_d.values() if n > 1),
     }
 
 
-BAD = ("lost", "doubled", "never acknowledged", "nobody sent", "already", "missing")
+BAD = ("lost", "doubled", "never acknowledged", "nobody sent", "yet written", "outside", "not written", "missing",
+       "anomal", "twice", "unconfirmed", "unsettled")
 
 
 def report(title: str, result: dict, checks: dict, hello: dict | None, cpu: float | None, nodes: list[Node]) -> bool:
@@ -324,6 +357,8 @@ def report(title: str, result: dict, checks: dict, hello: dict | None, cpu: floa
     by_group = dict.fromkeys(MIX, 0)
     for name in sorted(stats, key=lambda n: (group_of(n) is None, MIX.index(group_of(n)) if group_of(n) else 0, n)):
         s = stats[name]
+        if not s["requests"]:
+            continue  # the sign-ins at start, counted before the measured window
         group = group_of(name)
         if group:
             by_group[group] += s["requests"]
@@ -335,8 +370,12 @@ def report(title: str, result: dict, checks: dict, hello: dict | None, cpu: floa
     print(f"   mix: " + ", ".join(f"{g} {100 * n / max(mixed, 1):.0f} %" for g, n in by_group.items())
           + f"; {mixed / seconds:.1f} req/s of the mix over {seconds:.0f} s; errors {errors}")
     if result["lost"]:
-        print(f"   lost connections, retried with the same request/key: {sum(result['lost'].values())} "
-              f"{result['lost']}; answers after a retry: {result['replays'] or 'none unusual'}")
+        print(f"   lost connections, retried with the same request and key: {sum(result['lost'].values())} "
+              f"{result['lost']}")
+    print("   sent again on purpose: " + ", ".join(f"{k} {v}" for k, v in sorted(result["cases"].items())))
+    checks = dict(checks, **{"resends and races answered wrongly (anomalies)": len(result["anomalies"])})
+    for item in result["anomalies"][:5]:
+        print(f"   anomaly: {item}")
     if hello:
         print(f"   hello-world, same gunicorn settings and client: {hello['rps']:.1f} req/s, p50 {hello['p50']:.0f} ms; "
               f"the mix runs at {mixed / seconds / hello['rps']:.3f} x hello-world")
@@ -472,6 +511,8 @@ def main():
                     os.kill(victim.pid, signal.SIGKILL)
                     killed.append((victim.pid, round(elapsed, 1)))
 
+            ending = data["ending_arrivals"][run - 1::max(runs)]
+            end_yesterday(url, ending)
             with sql(url) as conn:
                 t0 = conn.execute("SELECT now()").fetchone()[0]
             c0 = sum(n.cpu() for n in nodes)
@@ -485,7 +526,7 @@ def main():
                 print(f"\n   worker {killed[0][0]} SIGKILLed at {killed[0][1]} s; gunicorn has "
                       f"{len(nodes[0].workers())} workers again" if killed else "\n   NO WORKER KILLED")
                 ok &= bool(killed) and len(nodes[0].workers()) == WORKERS
-            checks = exactly_once(url, data, res, t0, t1)
+            checks = exactly_once(url, data, res, t0, t1, ending)
             ok &= report(title, res, checks, hello if run == 1 else None, cpu, nodes)
             all_ok &= ok
         finally:

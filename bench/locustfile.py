@@ -53,13 +53,23 @@ class Seen:
     """What the clients saw, written to KD_BENCH_OUT when the run stops."""
 
     def __init__(self):
-        self.passages = {}  # client UUID -> final X-Outbox-Status ("created", "replay", "already") or None
+        self.passages = collections.defaultdict(list)  # client UUID -> X-Outbox-Status answers (None: error)
+        self.pairs = []  # (key, key): one QR confirmed at once from two staff phones
         self.checks = {}  # client UUID -> True once a 200 was seen
         self.declarations = {}  # form nonce -> True once the slip was seen
         self.lost = collections.Counter()  # lost connections, by request name
         self.statuses = collections.Counter()  # "name status" -> count
-        self.replays = collections.Counter()  # write answered as a replay after a lost connection
+        self.cases = collections.Counter()  # resends and races sent on purpose, by kind
+        self.anomalies = []  # a resend or race answered otherwise than it should be
+        self.raced_arrivals = []  # declaration codes of the two-officer races
         self.unexpected = []  # (name, status, reason), first 50
+
+    def anomaly(self, case, answers):
+        self.anomalies.append((case, answers))
+
+
+RESEND, TWIN, TWO_PHONES = 0.05, 0.03, 0.02  # shares of the writes sent again on purpose (see Mix)
+TWO_OFFICERS = 0.15  # share of the daily checks made at once by two officers on someone not yet confirmed
 
 
 SEEN = Seen()
@@ -112,6 +122,14 @@ def call(session, method, path, *, name, ok=(200,), retries=WRITE_RETRIES, **kwa
     return None
 
 
+def together(*calls):
+    """Send at once (gevent): the outbox replaying while the original is still on its way,
+    or two phones confirming the same QR."""
+    jobs = [gevent.spawn(c) for c in calls]
+    gevent.joinall(jobs)
+    return [j.value for j in jobs]
+
+
 def _first(match) -> str:
     return next(g for g in match.groups() if g is not None) if match else ""
 
@@ -122,6 +140,7 @@ TRAVELLERS = collections.deque()  # (token, code, birth_year) of people who decl
 SCAN_QUEUE = collections.deque()  # tokens of people who declared at a checkpoint, waiting to be scanned
 PREMADE_SCAN = collections.deque()  # pre-made declarations for staff to scan once the queue is empty
 ARRIVALS = collections.deque()  # arrival codes the bench officers follow
+FRESH = collections.deque()  # arrivals nobody has confirmed yet, for the two-officer race
 
 
 @events.init.add_listener
@@ -133,6 +152,7 @@ def _fill(environment, **_kw):
     PREMADE_SCAN.extend(t["token"] for t in mine[:half])
     TRAVELLERS.extend((t["token"], t["code"], t["birth_year"], None) for t in mine[half:])
     ARRIVALS.extend(DATA["arrivals"])
+    FRESH.extend(DATA["fresh_arrivals"][RUN - 1::DATA["runs"]])
 
 
 @events.quitting.add_listener
@@ -154,8 +174,9 @@ def _write(environment, **_kw):
                   "p50": total.get_response_time_percentile(0.50), "p95": total.get_response_time_percentile(0.95),
                   "p99": total.get_response_time_percentile(0.99),
                   "seconds": (total.last_request_timestamp or 0) - (total.start_time or 0)},
-        "passages": SEEN.passages, "checks": SEEN.checks, "declarations": SEEN.declarations,
-        "lost": dict(SEEN.lost), "statuses": dict(SEEN.statuses), "replays": dict(SEEN.replays),
+        "passages": SEEN.passages, "pairs": SEEN.pairs, "checks": SEEN.checks, "declarations": SEEN.declarations,
+        "lost": dict(SEEN.lost), "statuses": dict(SEEN.statuses), "cases": dict(SEEN.cases),
+        "anomalies": SEEN.anomalies, "raced_arrivals": SEEN.raced_arrivals,
         "unexpected": SEEN.unexpected, "errors": {f"{k[0]} {k[1]}: {k[2]}": v.occurrences
                                                   for k, v in environment.stats.errors.items()},
     }, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
@@ -242,8 +263,20 @@ class Mix(HttpUser):
                                 "consent": _first(CONSENT.search(html))}
         elif "token" not in j:
             form = _traveller_form(self.rng, j["csrf"], j["nonce"], j["consent"])
-            resp = call(j["session"], "POST", j["path"], name="POST /c/[code]" if j["checkpoint"] else "POST /khai-bao",
-                        data=form, headers=HX)
+
+            def send():
+                return call(j["session"], "POST", j["path"], name="POST /c/[code]" if j["checkpoint"] else "POST /khai-bao",
+                            data=form, headers=HX)
+
+            if self.rng.random() < TWIN:  # a double tap: the same form sent twice at once
+                first, second = together(send, send)
+                SEEN.cases["declaration double tap"] += 1
+                codes = [_first(CODE.search(r.text)) if r is not None else None for r in (first, second)]
+                if not codes[0] or codes[0] != codes[1]:
+                    SEEN.anomaly("declaration double tap", codes)
+                resp = first
+            else:
+                resp = send()
             token = _first(TOKEN.search(resp.text)) if resp is not None else ""
             if not token:
                 if resp is not None:
@@ -286,23 +319,42 @@ class Mix(HttpUser):
     @task(20)
     def staff_confirm(self):
         """A scanned traveller let through (sometimes turned back or sent to quarantine), sent with
-        its client UUID; a lost answer is sent again with the same UUID."""
+        its client UUID. On purpose, some are sent again: after the answer (5 %: the answer was
+        lost on a bad line and the outbox resends), at the same time with the same UUID (3 %: the
+        outbox replays while the original is still on its way) and at the same time from two
+        phones with two UUIDs (2 %: two staff scan the same QR). A lost connection is retried."""
         token = SCAN_QUEUE.popleft() if SCAN_QUEUE else PREMADE_SCAN.popleft() if PREMADE_SCAN else None
         if token is None:
             return
-        key = str(uuid.uuid4())
         decision = self.rng.choices(["allow", "refuse", "quarantine"], [0.9, 0.04, 0.06])[0]
-        SEEN.passages[key] = None
-        resp = call(self.staff, "POST", "/chot/qua-chot", name="POST /chot/qua-chot", ok=(200, 201),
-                    data={"token": token, "chot": self.rng.choice(DATA["checkpoints"]), "decision": decision,
-                          "test_taken": "none", "papers_checked": "1",
-                          "client_ts": datetime.now(timezone.utc).isoformat()},
-                    headers={"X-CSRFToken": self.staff.csrf, "Idempotency-Key": key, **HX})
-        if resp is not None:
-            status = resp.headers.get("X-Outbox-Status")
-            SEEN.passages[key] = status
-            if status != "created":
-                SEEN.replays[f"passage {status}"] += 1
+        form = {"token": token, "chot": self.rng.choice(DATA["checkpoints"]), "decision": decision,
+                "test_taken": "none", "papers_checked": "1", "client_ts": datetime.now(timezone.utc).isoformat()}
+
+        def send(key):
+            resp = call(self.staff, "POST", "/chot/qua-chot", name="POST /chot/qua-chot", ok=(200, 201), data=form,
+                        headers={"X-CSRFToken": self.staff.csrf, "Idempotency-Key": key, **HX})
+            answer = resp.headers.get("X-Outbox-Status") if resp is not None else None
+            SEEN.passages[key].append(answer)
+            return answer
+
+        key, r = str(uuid.uuid4()), self.rng.random()
+        if r < TWIN:
+            case, answers, expected = "passage sent twice at once", together(lambda: send(key), lambda: send(key)), \
+                ["created", "replay"]
+        elif r < TWIN + TWO_PHONES:
+            other = str(uuid.uuid4())
+            SEEN.pairs.append((key, other))
+            case, answers, expected = "passage from two phones at once", together(lambda: send(key), lambda: send(other)), \
+                ["already", "created"]
+        else:
+            answers = [send(key)]
+            if self.rng.random() >= RESEND / (1 - TWIN - TWO_PHONES):
+                return
+            case, expected = "passage resent after its answer", ["created", "replay"]
+            answers.append(send(key))
+        SEEN.cases[case] += 1
+        if sorted(answers, key=str) != expected:
+            SEEN.anomaly(case, answers)
 
     # Commune officers: 10 % ------------------------------------------------------------------
 
@@ -323,14 +375,51 @@ class Mix(HttpUser):
             if step == 2:
                 call(s, "GET", f"/xa/nguoi-den/{code}", name="GET /xa/nguoi-den/[code]", headers=HX)
                 return
+            if FRESH and self.rng.random() < TWO_OFFICERS:
+                self._two_officers(FRESH.popleft())
+                return
             key = str(uuid.uuid4())
             SEEN.checks[key] = False
-            resp = call(s, "POST", f"/xa/nguoi-den/{code}/kiem-tra", name="POST /xa/nguoi-den/[code]/kiem-tra",
-                        headers={"X-CSRFToken": s.csrf, **HX},
-                        data={"client_uuid": key, "temperature": "36.8", "present": "1", "test_result": "",
-                              "source": "phone", "spo2": "98", "client_ts": datetime.now(timezone.utc).isoformat()})
-            if resp is not None:
-                SEEN.checks[key] = True
+            form = {"client_uuid": key, "temperature": "36.8", "present": "1", "test_result": "", "source": "phone",
+                    "spo2": "98", "client_ts": datetime.now(timezone.utc).isoformat()}
+
+            def send():
+                resp = call(s, "POST", f"/xa/nguoi-den/{code}/kiem-tra", name="POST /xa/nguoi-den/[code]/kiem-tra",
+                            headers={"X-CSRFToken": s.csrf, **HX}, data=form)
+                if resp is not None:
+                    SEEN.checks[key] = True
+                return resp is not None
+
+            r = self.rng.random()
+            if r < TWIN + RESEND:  # the outbox replaying at once, or after a lost answer
+                case = "check sent twice at once" if r < TWIN else "check resent after its answer"
+                answers = together(send, send) if r < TWIN else [send(), send()]
+                SEEN.cases[case] += 1
+                if answers != [True, True]:
+                    SEEN.anomaly(case, answers)
+            else:
+                send()
+
+
+    def _two_officers(self, code):
+        """Two officers (or an officer and the outbox of another) record the first check of someone
+        expected, at the same time: two checks, and the arrival confirmed once."""
+        keys = [str(uuid.uuid4()), str(uuid.uuid4())]
+
+        def send(key, session):
+            SEEN.checks[key] = False
+            resp = call(session, "POST", f"/xa/nguoi-den/{code}/kiem-tra", name="POST /xa/nguoi-den/[code]/kiem-tra",
+                        headers={"X-CSRFToken": session.csrf, **HX},
+                        data={"client_uuid": key, "temperature": "36.9", "present": "1", "test_result": "",
+                              "source": "visit", "client_ts": datetime.now(timezone.utc).isoformat()})
+            SEEN.checks[key] = resp is not None
+            return resp is not None
+
+        SEEN.cases["first check by two officers at once"] += 1
+        SEEN.raced_arrivals.append(code)
+        answers = together(lambda: send(keys[0], self.officer), lambda: send(keys[1], self.officer))
+        if answers != [True, True]:
+            SEEN.anomaly("first check by two officers at once", answers)
 
 
 class Hello(HttpUser):
