@@ -35,3 +35,10 @@ def mask_id(number: str) -> str:
     """An ID number as shown by default: only the last four digits."""
     number = number or ""
     return "•" * max(len(number) - 4, 4) + number[-4:]
+
+
+def form_int(raw: str | None) -> int | None:
+    """An id or small number sent by a form: ASCII digits only, at most 9 of them (it fits any integer
+    column); None otherwise. str.isdigit() alone lets "²" (ValueError in int()) and 5,000 digits through."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None

@@ -1,7 +1,9 @@
 """What every response shares: security headers, caching hints, error pages, template helpers."""
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from . import clock
 from .extensions import htmx
@@ -60,8 +62,45 @@ def _compress_client_errors(response):
     return response
 
 
+class DatabaseId(IntegerConverter):
+    """`<int:...>` bounded to what an integer column holds: /x/99999999999999999999 is a 404, not a
+    database error (PostgreSQL "integer out of range", SQLite OverflowError)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str):
+        if len(value) > 10:  # int() of thousands of digits raises ValueError, not a 404
+            raise ValidationError()
+        return super().to_python(value)
+
+
+def _wtforms_in_vietnamese():
+    """WTForms' own messages ("Not a valid date value.") from the app's catalogue, which translates
+    them (kiemdich/forms_i18n.py): WTForms ships no Vietnamese. Flask-WTF reads this attribute."""
+    from flask_babel import get_translations
+
+    request.wtforms_translations = get_translations()
+
+
+def _refuse_nul():
+    """No form field, query parameter or address ever holds a NUL character; PostgreSQL cannot store
+    one ("text fields cannot contain NUL"), so it would end as a 500. Refused once, here, as a 400."""
+    values = [request.path]
+    for multidict in (request.args, request.form):  # the form is parsed for the CSRF check anyway
+        for key, items in multidict.lists():
+            values.append(key)
+            values.extend(items)
+    if any("\x00" in value for value in values):
+        abort(400)
+
+
 def init_app(app: Flask) -> None:
     """Register headers, error pages and template globals."""
+    app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its routes
+    app.before_request(_refuse_nul)
+    app.before_request(_wtforms_in_vietnamese)
     app.after_request(_security_headers)
     app.after_request(_compress_client_errors)  # runs before Flask-Compress's own hook
 
@@ -85,6 +124,28 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(429)
     def too_many(_e):
         return _error(429, _("Too many requests"), _("Please wait a moment and try again."))
+
+    @app.errorhandler(400)
+    def bad_request(_e):
+        return _error(400, _("Request not understood"),
+                      _("The information sent could not be read. Please reload the page and try again."))
+
+    @app.errorhandler(409)
+    def conflict(_e):
+        return _error(409, _("Not possible now"),
+                      _("This can no longer be done at this step. Reload the page to see where it stands."))
+
+    @app.errorhandler(422)
+    def unprocessable(_e):
+        return _error(422, _("Information not valid"),
+                      _("Some of the information sent is not valid. Please check it and try again."))
+
+    @app.errorhandler(HTTPException)
+    def other_client_error(e):
+        # Any other 4xx (aborts without a page of their own): still a Vietnamese page, never Werkzeug's.
+        if e.code is None or not 400 <= e.code < 500:
+            return e
+        return _error(e.code, _("Request refused"), _("This request cannot be handled. Please go back and try again."))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(_e):

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
-from kiemdich.clock import utcnow
+from kiemdich.clock import today, utcnow
 from kiemdich.codes import ALPHABET
 from kiemdich.declarations.operations import token_for
 from kiemdich.extensions import db
@@ -18,6 +18,7 @@ from tests.factories import (ArrivalFactory, CheckpointFactory, DeclarationFacto
                              ImportRowFactory, PassageFactory, UserFactory)
 
 MINE, AREA, OUTSIDE = "25210", "25417", "26506"  # Phường Đồng Xoài, Xã Nghĩa Trung (Đồng Nai); Vũng Tàu (HCM City)
+LABELS = {"labels": ["Họ và tên", "Thời gian qua chốt"], "map": {}}
 ROLES = ("anon", "admin", "supervisor", "area_supervisor", "checkpoint", "commune")
 
 
@@ -69,19 +70,24 @@ def build_world() -> World:
                                   valid_until=utcnow() - timedelta(hours=1))
     PassageFactory(declaration=decl_hcm, checkpoint=cp_out)
     decl_fresh = DeclarationFactory(dest_commune_code=MINE)  # valid, not yet seen at any checkpoint
+    decl_mon = DeclarationFactory(dest_commune_code=MINE, checkpoint_id=cp_mine.id)  # followed since yesterday
+    pass_mon = PassageFactory(declaration=decl_mon, checkpoint=cp_mine)
+    arr_mon = ArrivalFactory(declaration=decl_mon, passage=pass_mon, commune_code=MINE, status="monitoring",
+                             arrived_at=utcnow() - timedelta(days=1), plan_start=today() - timedelta(days=1),
+                             plan_end=today() + timedelta(days=6))
 
     # Import batches at the columns step: super1's at cp_mine, super9's at cp_out; and a written batch
     # of each with a row waiting in triage.
     batch_mine = ImportBatchFactory(uploaded_by_id=users["supervisor"].id, checkpoint_id=cp_mine.id,
-                                    mapping={"labels": ["Họ và tên"], "map": {}})
+                                    mapping=LABELS)
     batch_out = ImportBatchFactory(uploaded_by_id=super9.id, checkpoint_id=cp_out.id,
-                                   mapping={"labels": ["Họ và tên"], "map": {}})
+                                   mapping=LABELS)
     ImportRowFactory(batch=batch_mine, status="new")
     ImportRowFactory(batch=batch_out, status="new")
     done_mine = ImportBatchFactory(uploaded_by_id=users["supervisor"].id, checkpoint_id=cp_mine.id,
-                                   status="committed", mapping={"labels": ["Họ và tên"], "map": {}})
+                                   status="committed", mapping=LABELS)
     done_out = ImportBatchFactory(uploaded_by_id=super9.id, checkpoint_id=cp_out.id, status="committed",
-                                  mapping={"labels": ["Họ và tên"], "map": {}})
+                                  mapping=LABELS)
     row_in = ImportRowFactory(batch=done_mine, status="triage")
     row_out = ImportRowFactory(batch=done_out, status="triage")
     triage_in = DeclarationFactory(dest_commune_code=None, dest_street="Nơi nào đó", checkpoint_id=cp_mine.id,
@@ -100,7 +106,7 @@ def build_world() -> World:
     max_cp = db.session.scalar(select(func.max(CheckpointFactory._meta.model.id)))
     max_user = max(u.id for u in [*users.values(), super9, spare])
     names |= {
-        "token_in": token_for(decl_in), "token_fresh": token_for(decl_fresh), "tampered": _tamper(token_for(decl_in)),
+        "token_in": token_for(decl_in), "token_fresh": token_for(decl_fresh), "token_mon": token_for(decl_mon), "tampered": _tamper(token_for(decl_in)),
         "cp_guess": SimpleNamespace(id=max_cp + 1, code=neighbour(cp_mine.code)),
         "user_guess": SimpleNamespace(id=max_user + 1),
         "code_guess": neighbour(decl_in.code), "batch_guess": SimpleNamespace(id=done_out.id + 1),

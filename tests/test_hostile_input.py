@@ -7,9 +7,21 @@ Hypothesis budgets are small (max_examples 25-40, no deadline) so the suite stay
 the @given functions are defined inside the tests, so the function-scoped `app` fixture is created
 once per test, not once per example.
 """
-from kiemdich.extensions import db
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiemdich.extensions import db, limiter
 from kiemdich.models import AuditEvent
-from tests.factories_security import build_world, csrf_for, sign_in, snapshot
+from tests.factories import PASSWORD
+from tests.factories_imports import csv_bytes, person
+from tests.factories_security import build_world, changed_tables, csrf_for, sign_in, snapshot
 
 VIETNAMESE = set("ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ")
 
@@ -41,3 +53,465 @@ def test_empty_data_subject_search_is_refused_and_not_audited(app):
     assert response.status_code == 422 and "Nhập số giấy tờ, số điện thoại hoặc họ tên" in body
     assert snapshot() == before
     assert db.session.query(AuditEvent).filter_by(action="dsr.search").count() == 0
+
+
+def _signed_in(app, world, role):
+    client = app.test_client()
+    sign_in(client, world.users[role])
+    return client, csrf_for(client)
+
+
+def test_aborts_answer_in_vietnamese(app):
+    """409 (an import not at that step) and 422 (a bad dashboard export) were Werkzeug's English pages."""
+    world = build_world()
+    client, token = _signed_in(app, world, "supervisor")
+    conflict = client.post(f"/nhap/{world.batch_mine.id}/ghi", data={"csrf_token": token})
+    unprocessable = client.post("/tinh/xuat", data={"csrf_token": token, "start": "2021-10-09", "end": "2021-10-01"})
+    for response, status in ((conflict, 409), (unprocessable, 422)):
+        body = response.get_data(as_text=True)
+        assert response.status_code == status and vietnamese(body) and not english(body), body[-800:]
+
+
+def test_wtforms_messages_are_vietnamese(app):
+    """A bad date, a value outside the choices, a number that is not one, a field too long: the
+    messages came from WTForms, in English ("Not a valid date value.")."""
+    world = build_world()
+    client, token = _signed_in(app, world, "supervisor")
+    page = client.post("/tinh/cap-do", data={"csrf_token": token, "area": "25417", "level": "x",
+                                             "effective_from": "2026-01-01", "effective_to": "hôm qua",
+                                             "note": "a" * 2001})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422 and not english(body)
+    for message in ("Ngày không hợp lệ.", "Lựa chọn không hợp lệ", "Tối đa 2000 ký tự."):
+        assert message in body, message
+    line = client.post(f"/tinh/quy-tac/{world.draft}/dong/{world.line_draft.id}",
+                       data={"csrf_token": token, **LINE, "days": "bảy"})
+    assert line.status_code == 422 and "Hãy nhập một số nguyên." in line.get_data(as_text=True)
+
+
+def test_account_with_an_unknown_area_is_refused(app):
+    """It reached the database and broke the foreign key: a 500."""
+    world = build_world()
+    client, token = _signed_in(app, world, "admin")
+    before = snapshot()
+    response = client.post("/quan-tri/tai-khoan/moi", data={
+        "csrf_token": token, "username": "nguoimoi", "password": PASSWORD, "role": "commune", "area": "99999"})
+    assert response.status_code == 422 and "Hãy chọn xã, phường hoặc tỉnh có trong danh sách." in response.get_data(
+        as_text=True)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("path", ["/checkpoints/99999999999999999999", "/nhap/99999999999999999999/tien-do",
+                                  "/tinh/quy-tac/99999999999999999999", "/checkpoints/" + "9" * 5000])
+def test_huge_ids_in_addresses_are_404(app, path):
+    """A number no integer column holds was sent to the database: OverflowError (SQLite),
+    "integer out of range" (PostgreSQL), or int() refusing 5,000 digits."""
+    world = build_world()
+    client, _token = _signed_in(app, world, "supervisor")
+    response = client.get(path)
+    assert response.status_code == 404 and vietnamese(response.get_data(as_text=True))
+
+
+def test_numbers_that_int_refuses_are_not_500(app):
+    """"²".isdigit() is True but int("²") raises; 5,000 digits too. They reached int() in the traveller
+    lookup, the passage form (instruction, self check-in id) and the staff form."""
+    world = build_world()
+    limiter.reset()
+    anon = app.test_client()
+    lookup = anon.post("/tra-cuu", data={"csrf_token": csrf_for(anon), "code": world.decl_in.code,
+                                         "birth_year": "²"})
+    assert lookup.status_code == 422
+    staff, token = _signed_in(app, world, "checkpoint")
+    before = snapshot()
+    for extra in ({"instruction": "²"}, {"checkin": "9" * 5000}, {"checkin": "99999999999999999999"}):
+        response = staff.post("/chot/qua-chot", data={"csrf_token": token, "chot": world.cp_mine.code,
+                                                       "token": world.token_fresh, "decision": "zz", **extra})
+        assert response.status_code == 422, extra
+    assert snapshot() == before
+    boss, token = _signed_in(app, world, "supervisor")
+    for bad in ("²", "9" * 5000, "x"):
+        response = boss.post(f"/checkpoints/{world.cp_area.id}/staff", data={"csrf_token": token,
+                                                                             "staff": [str(world.chot1.id), bad]})
+        assert response.status_code == 302
+        assert snapshot() == before, bad  # refused with its message, not half-applied
+
+
+@pytest.mark.parametrize("where", ["form", "query", "path"])
+def test_nul_characters_are_refused(app, where):
+    """PostgreSQL cannot store NUL: a declaration with one in a field was a 500 there."""
+    build_world()
+    client = app.test_client()
+    data = DECLARATION | {"csrf_token": csrf_for(client)}
+    before = snapshot()
+    if where == "form":
+        response = client.post("/khai-bao", data=data | {"nationality": "Việt\x00Nam"})
+    elif where == "query":
+        response = client.get("/dia-ban/xa?q=%00")
+    else:
+        response = client.get("/c/AB%00CD")
+    assert response.status_code == 400 and vietnamese(response.get_data(as_text=True))
+    assert snapshot() == before
+
+
+def test_blank_status_in_the_arrival_export_means_all(app):
+    """" " passed Optional() unchecked and was looked up as a status: KeyError, a 500."""
+    world = build_world()
+    client, token = _signed_in(app, world, "commune")
+    response = client.post("/xuat/nguoi-den", data={"csrf_token": token, "fmt": "csv", "status": " ", "commune": " "})
+    assert response.status_code == 200 and "Tất cả" in response.get_data().decode("utf-8-sig")
+
+
+def test_temperature_nan_is_refused(app):
+    """Decimal("NaN") survived quantize() and its comparison raised InvalidOperation: a 500."""
+    world = build_world()
+    client, token = _signed_in(app, world, "commune")
+    before = snapshot()
+    for value in ("NaN", "nan", "-NaN", "sNaN", "Infinity"):
+        response = client.post(f"/xa/nguoi-den/{world.decl_mon.code}/kiem-tra", data={
+            "csrf_token": token, "temperature": value, "source": "visit"})
+        assert response.status_code == 422 and "Nhiệt độ" in response.get_data(as_text=True), value
+    assert snapshot() == before
+
+
+# --- the forms and JSON endpoints, their valid request and what must be refused ----------------------
+
+CI_PROFILE = "kiemdich-ci"
+settings.register_profile(CI_PROFILE, derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile(CI_PROFILE)  # the same examples on every CI run; random ones on a laptop
+
+TODAY = date.today()
+PAST = (TODAY - timedelta(days=3)).isoformat()
+FUTURE = (TODAY + timedelta(days=3)).isoformat()
+ENGLISH = ("Not a valid", "This field is required", "Invalid Choice", "Invalid choice", "could not coerce",
+           "Field must be", "Field cannot be", "Number must be", "Invalid input", "is not a valid choice",
+           "Bad Request", "Unprocessable", "Conflict", "Method Not Allowed", "Internal Server Error", "Traceback",
+           "CSRF token", "The CSRF")
+
+
+def english(body: str) -> list[str]:
+    return [phrase for phrase in ENGLISH if phrase in body]
+
+
+def _excerpt(body: str) -> str:
+    """The error messages of a page (what a failing assertion should show), else its start."""
+    found = re.findall(r'class="(?:error|alert)[^"]*"[^>]*>([^<]{0,200})', body)
+    return repr(found[:5]) if found else repr(body[-600:])
+
+
+# Strategies. `junk` is anything a keyboard, a paste or a script can send in one field.
+letters = st.text(alphabet=st.characters(categories=["Lu", "Ll", "Lo"]), min_size=1, max_size=30)
+junk = st.one_of(
+    st.text(max_size=40),  # any Unicode (NUL, RTL marks, emoji, combining marks...)
+    st.text(alphabet=st.characters(codec="ascii"), max_size=40),
+    st.sampled_from(["", " ", "\x00", "\x00abc", "\r\n", "\u202e", "\ufeff", "%00", "../../etc/passwd",
+                     "..\\..\\boot.ini", "<script>alert(1)</script>", "' OR 1=1 --", "{{7*7}}", "${7*7}",
+                     "1e309", "NaN", "inf", "-0", "９９", "٣", "0x10", "99999999999999999999999",
+                     "-99999999999", "2021-02-30", "31/12/99999", "true", "null", "[]", "{}"]),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+)
+huge = st.sampled_from(["Đ", "a", "9", "\u0301", "😷"]).flatmap(
+    lambda ch: st.integers(3_000, 40_000).map(lambda n: ch * n))
+not_a_date = st.one_of(letters, st.sampled_from(["2021-02-30", "31/31/2021", "0000-00-00", "99999-01-01", "\x00",
+                                                 "1/1", "yesterday", "2021-13-01"]))
+not_an_int = st.one_of(letters.filter(lambda t: not t.isdecimal()),  # int("١٢") is 12: a number, really
+                       st.sampled_from(["1.5", "1e3", "0x10", "\x00", "²", "--1", "1 2"]))
+not_a_token = st.one_of(junk, st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.",
+                                      min_size=10, max_size=300))
+
+
+@dataclass
+class Form:
+    """One form or JSON endpoint: who sends it, where, an accepted request, and what must be refused.
+
+    `bad` maps a field to values that must be refused; `required` lists fields whose absence must be
+    refused. Refusals are 4xx (or, for plain forms that flash their error, a redirect) with a
+    Vietnamese message and no change in the database; `writes_on_refusal` names tables a refusal
+    may still write by design (failed sign-ins are counted and audited).
+    """
+
+    name: str
+    role: str | None
+    path: str
+    valid: dict
+    bad: dict = field(default_factory=dict)
+    required: tuple = ()
+    csrf: bool = True
+    ok: tuple = (200, 201, 302, 303)
+    refusals: tuple = ()  # statuses other than 4xx that a refusal may have (a redirect with a flashed error)
+    writes_on_refusal: frozenset = frozenset()
+    accept: dict | None = None  # the request checked last (default: valid)
+    examples: int = 30
+    fresh_client: bool = False  # a new session per example (an accepted sign-in would change the next ones)
+    one_shot: bool = False  # accepted once, refused after (publishing, transfer...): junk comes with a bad value
+
+
+DECLARATION = {
+    "nonce": "0123456789abcdef", "consent_version": "2026-01", "consent": "y", "full_name": "Trần Thị Bích Ngọc",
+    "id_type": "cccd", "id_number": "079190123456", "birth_year": "1990", "sex": "nu", "phone": "0912345678",
+    "nationality": "Việt Nam", "contact_province": "79", "contact": "26743", "contact_street": "12 Lê Lợi",
+    "origin_province": "79", "origin": "26743", "dest_province": "75", "dest": "25210",
+    "dest_street": "Tổ 3, khu phố Tân Bình", "travel_date": TODAY.isoformat(), "vehicle_type": "xe_may",
+    "vehicle_plate": "59X1-123.45", "symptoms": [], "vaccine_doses": "2",
+    "last_dose_date": (TODAY - timedelta(days=60)).isoformat(),
+}
+DECLARATION_BAD = {
+    "full_name": st.one_of(letters.map(lambda t: t + "7"), huge), "id_number": letters,
+    "birth_year": st.one_of(not_an_int, st.integers(-10**6, 1899).map(str)), "phone": letters,
+    "sex": letters.map(lambda t: "x" + t), "contact": letters, "dest": st.one_of(letters, st.just("26506x")),
+    "travel_date": not_a_date, "vehicle_type": letters.map(lambda t: "z" + t),
+    "symptoms": st.lists(letters.map(lambda t: "z" + t), min_size=1, max_size=3),
+    "contact_street": huge, "dest_street": huge, "places_visited": huge, "vaccine_doses": not_an_int,
+    "last_dose_date": not_a_date, "birth_date": not_a_date, "test_date": not_a_date,
+}
+DECLARATION_REQUIRED = ("full_name", "id_number", "birth_year", "sex", "phone", "contact", "contact_street", "dest",
+                        "dest_street", "travel_date", "consent")
+CHECK_BAD = {"temperature": st.one_of(letters, st.sampled_from(["33.9", "43.1", "-1", "1e9", "NaN", "inf"])),
+             "spo2": st.one_of(letters, st.sampled_from(["49", "101", "-1", "1e9"])),
+             "source": letters.map(lambda t: "z" + t), "test_result": letters.map(lambda t: "z" + t)}
+EXPORT_PERIOD = {"start": "2021-10-01", "end": "2021-10-07", "fmt": "csv"}
+PERIOD_BAD = {"start": not_a_date, "end": not_a_date, "fmt": letters.map(lambda t: "z" + t)}
+LINE = {"measure": "home_quarantine", "days": "7", "after": "7", "test_days": "1, 7", "instruction_code": "7"}
+
+FORMS = [
+    Form("sign-in", None, "/dang-nhap", {"username": "xa9", "password": PASSWORD},
+         bad={"username": st.sampled_from(["", "   ", "\t"]), "password": st.sampled_from(["", "  "])},
+         required=("username", "password"), writes_on_refusal=frozenset({"user", "audit_event"}),
+         accept={"username": "super2", "password": PASSWORD}, fresh_client=True),
+    Form("declaration", None, "/khai-bao", DECLARATION, bad=DECLARATION_BAD, required=DECLARATION_REQUIRED),
+    Form("declaration at a checkpoint", None, "/c/{cp_mine.code}", DECLARATION, bad=DECLARATION_BAD,
+         required=DECLARATION_REQUIRED),
+    Form("declaration by checkpoint staff", "checkpoint", "/khai-bao", DECLARATION, bad=DECLARATION_BAD,
+         required=DECLARATION_REQUIRED[:-1]),
+    Form("self check-in", None, "/c/{cp_mine.code}/co-mat", {"token": "{token_fresh}"},
+         bad={"token": st.one_of(not_a_token, st.just("{tampered}"))},
+         required=("token",)),
+    Form("traveller lookup", None, "/tra-cuu", {"code": "{decl_in.code}", "birth_year": "1990"},
+         bad={"code": not_a_token, "birth_year": st.one_of(not_an_int, st.just("1991"))},
+         required=("code", "birth_year")),
+    Form("traveller status", None, "/q/trang-thai", {"token": "{token_in}"},
+         bad={"token": st.one_of(not_a_token, st.just("{tampered}"))}, required=("token",), csrf=False),
+    Form("returnee arrival", None, "/q/den-noi", {"token": "{token_in}", "lat": "11.53", "lon": "106.88"},
+         bad={"token": st.one_of(not_a_token, st.just("{tampered}"))}, required=("token",), csrf=False),
+    Form("returnee health", None, "/q/suc-khoe", {"token": "{token_mon}", "temperature": "36.8"},
+         bad={"token": st.one_of(not_a_token, st.just("{tampered}")),  # the source is always "self" here
+              **{k: v for k, v in CHECK_BAD.items() if k != "source"}}, required=("token",), csrf=False),
+    Form("new account", "admin", "/quan-tri/tai-khoan/moi",
+         {"username": "nguoimoi", "password": PASSWORD, "role": "commune", "area": "25417", "full_name": "Lê Văn Tám",
+          "phone": "0912345678"},
+         bad={"username": st.one_of(st.just("ab"), letters.map(lambda t: "ă" + t), huge, st.just("a b c")),
+              "password": st.text(max_size=7), "role": letters.map(lambda t: "z" + t), "phone": huge,
+              "full_name": huge, "area": st.one_of(letters, st.just("99999")),
+              "checkpoints": st.lists(not_an_int, min_size=1, max_size=2)},
+         required=("username", "password", "role", "area"), one_shot=True),
+    Form("account password", "admin", "/quan-tri/tai-khoan/{spare.id}/mat-khau", {"password": PASSWORD + "!"},
+         bad={"password": st.text(max_size=7)}, required=("password",)),
+    Form("privacy notice", "admin", "/quan-tri/thong-bao-du-lieu", {"version": "2027-01", "text": "Thông báo " * 8},
+         bad={"version": st.one_of(huge, st.just(" ")), "text": st.text(max_size=40)}, required=("version", "text"), one_shot=True),
+    Form("data-subject search", "admin", "/quan-tri/yeu-cau-du-lieu", {"phone": "0912345678"},
+         bad={"phone": huge, "id_number": huge, "name": huge, "birth_year": st.one_of(not_an_int, st.just("1800"))},
+         required=("phone",)),
+    Form("data-subject export", "admin", "/quan-tri/yeu-cau-du-lieu/xuat", {"code": "{decl_in.code}"},
+         bad={"code": st.one_of(letters.map(lambda t: "~" + t), st.lists(junk.map(lambda t: "~" + t), min_size=1))},
+         required=("code",)),
+    Form("data-subject erasure", "admin", "/quan-tri/yeu-cau-du-lieu/xoa",
+         {"code": "{decl_fresh.code}", "reason": "Yêu cầu ngày 01/11 của chính người đó"},
+         bad={"code": letters.map(lambda t: "~" + t), "reason": st.one_of(st.text(max_size=4), huge)},
+         required=("code", "reason"), one_shot=True),
+    Form("ID reveal", "commune", "/hien-so/{decl_in.code}", {}, examples=10),
+    Form("new checkpoint", "supervisor", "/checkpoints/new", {"name": "Chốt mới", "commune": "25417", "road": "QL14"},
+         bad={"name": st.one_of(huge, st.just("  ")), "commune": st.one_of(letters, st.just("26506")),
+              "road": huge, "lat": st.one_of(letters, st.sampled_from(["91", "-90.5", "NaN", "inf", "1e999"])),
+              "lon": st.sampled_from(["181", "-200", "NaN"])},
+         required=("name", "commune")),
+    Form("checkpoint editor", "supervisor", "/checkpoints/{cp_area.id}/edit",
+         {"name": "Chốt Nghĩa Trung 2", "commune": "25417", "lat": "11.9", "lon": "107.1"},
+         bad={"name": st.one_of(huge, st.just("  ")), "commune": st.one_of(letters, st.just("26506")),
+              "lat": st.one_of(letters, st.sampled_from(["91", "NaN", "inf"])), "lon": st.sampled_from(["181", "x"])},
+         required=("name", "commune")),
+    Form("checkpoint staff", "supervisor", "/checkpoints/{cp_area.id}/staff", {"staff": "{chot1.id}"},
+         bad={"staff": st.sampled_from(["{admin.id}", "{xa1.id}", "{super2.id}", "99999999", "9" * 5000])},
+         refusals=(302,)),
+    Form("epidemic level", "supervisor", "/tinh/cap-do", {"area": "25417", "level": "4", "effective_from": FUTURE},
+         bad={"area": st.one_of(letters, st.just("26506x")), "level": st.one_of(not_an_int, st.just("9")),
+              "effective_from": not_a_date, "effective_to": st.one_of(not_a_date, st.just(PAST)), "note": huge},
+         required=("effective_from",)),
+    Form("rule version name", "supervisor", "/tinh/quy-tac/{draft}/thong-tin", {"name": "Bản nháp 11/2026"},
+         bad={"name": st.one_of(huge, st.just(" ")), "source": huge}, required=("name",)),
+    Form("rule publishing", "supervisor", "/tinh/quy-tac/{draft}/cong-bo", {"effective_from": FUTURE},
+         bad={"effective_from": not_a_date, "effective_to": st.one_of(not_a_date, st.just(PAST))},
+         required=("effective_from",), one_shot=True),
+    Form("rule line", "supervisor", "/tinh/quy-tac/{draft}/dong/{line_draft.id}", LINE,
+         bad={"measure": letters.map(lambda t: "z" + t), "days": st.one_of(not_an_int, st.sampled_from(["61", "-1"])),
+              "after": st.one_of(not_an_int, st.just("99")), "test_days": st.one_of(letters, huge),
+              "instruction_code": st.one_of(not_an_int, st.just("99"))},
+         required=("days", "after")),
+    Form("dashboard export", "supervisor", "/tinh/xuat", {"start": "2021-10-01", "end": "2021-10-07"},
+         bad={"start": not_a_date, "end": st.one_of(not_a_date, st.just("2021-09-01"), st.just("2023-01-01")),
+              "area": st.one_of(letters, st.just("26506"))}),
+    Form("import upload", "supervisor", "/nhap/", {"file": "csv", "checkpoint": "{cp_mine.id}"},
+         bad={"file": st.sampled_from(["empty", "garbage", "zip", "none"]), "checkpoint": st.just("{cp_out.id}")},
+         required=("file",), examples=20),
+    Form("import columns", "supervisor", "/nhap/{batch_mine.id}/cot",
+         {"col-0": "full_name", "col-1": "passed_at", "checkpoint": "{cp_mine.id}"},
+         bad={"col-0": letters, "col-1": st.just("full_name"), "checkpoint": st.just("{cp_out.id}")},
+         required=("col-0", "col-1", "checkpoint")),
+    Form("import triage", "supervisor", "/nhap/phan-loai/{row_in.id}", {"commune": "25210"},
+         bad={"commune": st.one_of(letters, st.just("26506"), huge)}, required=("commune",), refusals=(303,), one_shot=True),
+    Form("passage export", "checkpoint", "/xuat/qua-chot", {"checkpoint": "0", **EXPORT_PERIOD},
+         bad={**PERIOD_BAD, "checkpoint": st.one_of(not_an_int, st.just("{cp_area.id}"))},
+         required=("start", "end")),
+    Form("arrival export", "commune", "/xuat/nguoi-den", {"commune": "", "status": "", **EXPORT_PERIOD},
+         bad={**PERIOD_BAD, "commune": st.one_of(letters, st.just("25417")), "status": letters.map(lambda t: "z" + t)}),
+    Form("scan verdict", "checkpoint", "/chot/quet/xem", {"chot": "{cp_mine.code}", "token": "{token_in}"},
+         bad={"chot": st.one_of(letters, st.just("{cp_area.code}")), "token": st.one_of(not_a_token, st.just("{tampered}"))},
+         required=("chot", "token")),
+    Form("scan passage", "checkpoint", "/chot/qua-chot",
+         {"chot": "{cp_mine.code}", "token": "{token_fresh}", "decision": "allow", "test_taken": "none",
+          "client_uuid": "6f1c1c1e-7d7b-4b55-9a57-2a6d3f0f5a11", "client_ts": "2026-01-01T00:00:00Z"},
+         bad={"chot": st.one_of(letters, st.just("{cp_area.code}")), "token": st.one_of(not_a_token, st.just("{tampered}")),
+              "decision": letters.map(lambda t: "z" + t), "test_taken": letters.map(lambda t: "z" + t),
+              "client_uuid": st.one_of(letters, huge)},
+         required=("chot", "token", "decision")),
+    Form("arrival confirmation", "commune", "/xa/nguoi-den/{decl_in.code}/xac-nhan", {"how": "phone"},
+         bad={"how": st.one_of(letters.map(lambda t: "z" + t), huge)}, required=("how",)),
+    Form("daily check", "commune", "/xa/nguoi-den/{decl_mon.code}/kiem-tra",
+         {"temperature": "36.8", "spo2": "98", "present": "1", "source": "visit"}, bad=CHECK_BAD),
+    Form("plan change", "commune", "/xa/nguoi-den/{decl_mon.code}/plan",
+         {"measure": "home_quarantine", "days": "7", "after_days": "7", "test_days": "1, 7", "reason": "Theo CV 12"},
+         bad={"measure": letters.map(lambda t: "z" + t), "days": not_an_int, "after_days": not_an_int,
+              "test_days": letters, "reason": st.just("  ")},
+         required=("reason", "measure")),
+    Form("extension", "commune", "/xa/nguoi-den/{decl_mon.code}/extend", {"days": "3", "reason": "Có triệu chứng"},
+         bad={"days": st.one_of(not_an_int, st.sampled_from(["0", "-3", "99999999999999999999"])),
+              "reason": st.just(" ")},
+         required=("days", "reason")),
+    Form("transfer", "commune", "/xa/nguoi-den/{decl_mon.code}/transfer", {"to": "25417", "reason": "Chuyển nơi ở"},
+         bad={"to": st.one_of(letters, st.sampled_from(["25210", "26506"])), "reason": st.just(" ")},
+         required=("to", "reason"), one_shot=True),
+    Form("health station", "commune", "/xa/tram", {"phone": "0271 3879 123", "lat": "11.53", "lon": "106.88"},
+         bad={"phone": letters, "lat": st.sampled_from(["91", "-91"]), "commune": st.one_of(letters, st.just("25417"))}),
+]
+
+
+def _fill(value, world):
+    if isinstance(value, list):
+        return [_fill(v, world) for v in value]
+    if not (isinstance(value, str) and "{" in value):
+        return value
+    try:
+        return value.format(**world.names)  # "{cp_area.code}" names an object of the world
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return value  # junk that happens to hold braces
+
+
+UPLOADS = {"csv": lambda: csv_bytes([person(1)]), "empty": lambda: b"", "garbage": lambda: os.urandom(2000),
+           "zip": lambda: b"PK\x03\x04" + os.urandom(500)}
+
+
+def _body(form: Form, data: dict, world) -> dict:
+    body = {key: _fill(value, world) for key, value in data.items()}
+    if isinstance(body.get("file"), str) and form.name == "import upload":  # a file, not a text field
+        kind = body.pop("file")
+        if kind in UPLOADS:
+            body["file"] = (io.BytesIO(UPLOADS[kind]()), "danh-sach.csv")
+    return body
+
+
+@st.composite
+def attacks(draw, form: Form):
+    """(kind, field changes): an invalid request ("invalid"), a missing or wrong CSRF token ("csrf"),
+    or anything at all in any field ("arbitrary")."""
+    kinds = ["arbitrary"]
+    if form.bad or form.required:
+        kinds.append("invalid")
+    if form.csrf:
+        kinds.append("csrf")
+    kind = draw(st.sampled_from(kinds))
+    if kind == "invalid":
+        options = [("bad", name) for name in form.bad] + [("drop", name) for name in form.required]
+        how, name = draw(st.sampled_from(options))
+        return kind, {name: draw(form.bad[name]) if how == "bad" else None}
+    if kind == "csrf":
+        return kind, {"csrf_token": draw(st.sampled_from([None, "", "other-session", "tampered"]) | junk)}
+    names = list(form.valid) + [name for name in form.bad if name not in form.valid] + ["extra"]
+    changes = {}
+    if form.one_shot:
+        kind = "invalid"
+        name = draw(st.sampled_from(sorted(form.bad)))
+        changes[name] = draw(form.bad[name])
+        names.remove(name) if name in names else None
+    for name in draw(st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True)):
+        changes[name] = draw(st.one_of(junk, huge, st.lists(junk, max_size=3), st.none()))
+    return kind, changes
+
+
+def _send(client, form, world, changes: dict, token: str, other_token: str):
+    data = dict(form.valid)
+    data["csrf_token"] = token
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        elif name == "csrf_token" and value == "other-session":
+            data[name] = other_token
+        elif name == "csrf_token" and value == "tampered":
+            data[name] = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+        else:
+            data[name] = value
+    if not form.csrf:
+        data.pop("csrf_token", None)
+    return client.post(_fill(form.path, world), data=_body(form, data, world))
+
+
+def _client(app, world, role):
+    client = app.test_client()
+    if role:
+        sign_in(client, world.users[role])
+    return client
+
+
+@pytest.mark.parametrize("form", FORMS, ids=lambda f: f.name)
+def test_hostile_form(app, form):
+    """Invalid values, missing fields, missing/wrong CSRF tokens and random junk in every field:
+    never a 500; a refusal is a 4xx in Vietnamese that changed nothing."""
+    app.config["KIEMDICH_IMPORTS_INLINE"] = True
+    world = build_world()
+    client = _client(app, world, form.role)
+    token = csrf_for(client)
+    other_token = csrf_for(_client(app, world, form.role))
+
+    @settings(max_examples=form.examples, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                                   HealthCheck.data_too_large])
+    @given(attack=attacks(form))
+    def run(attack):
+        kind, changes = attack
+        limiter.reset()
+        sender, csrf = client, token
+        if form.fresh_client:
+            sender = _client(app, world, form.role)
+            csrf = csrf_for(sender)
+        before = snapshot()
+        response = _send(sender, form, world, changes, csrf, other_token)
+        body = response.get_data().decode("utf-8", "replace")  # an accepted export is a workbook
+        status = response.status_code
+        where = f"{form.name} {kind} {changes!r:.300}: {status}"
+        assert status < 500, where
+        refused = 400 <= status < 500 or (kind != "arbitrary" and status in form.refusals)
+        if kind != "arbitrary":
+            assert refused, f"{where} was accepted"
+        if kind == "csrf":
+            assert status == 400 and "Phiên làm việc đã hết hạn" in body, where
+        if refused:
+            changed = set(changed_tables(before, snapshot())) - form.writes_on_refusal
+            assert not changed, f"{where} changed {sorted(changed)}"
+            if 400 <= status < 500:
+                assert vietnamese(body) and not english(body), f"{where}: {english(body)} {_excerpt(body)}"
+
+    run()
+    # The valid request is accepted: the refusals above came from the attacks, not from a broken baseline.
+    limiter.reset()
+    accepted = _send(client, form, world, {k: None for k in form.valid if k not in (form.accept or form.valid)}
+                     | (form.accept or {}), token, other_token)
+    body = accepted.get_data().decode("utf-8", "replace")
+    assert accepted.status_code in form.ok, f"{accepted.status_code} {_excerpt(body)}"

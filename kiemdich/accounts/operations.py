@@ -6,7 +6,7 @@ from sqlalchemy import select
 from .. import audit
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Checkpoint, User, UserArea, UserCheckpoint
+from ..models import AdminUnit, Checkpoint, User, UserArea, UserCheckpoint
 from ..models.users import ROLES
 from .passwords import MIN_LENGTH, check_password, hash_password, needs_rehash
 
@@ -36,6 +36,11 @@ def create_user(username: str, password: str, role: str, *, full_name: str = "",
         raise AccountError(_("Choose at least one area for this role."))
     if role == "checkpoint" and not checkpoint_ids:
         raise AccountError(_("Choose at least one checkpoint for this role."))
+    if role != "checkpoint" and area_codes:
+        known = set(db.session.scalars(select(AdminUnit.code).where(
+            AdminUnit.code.in_(list(area_codes)), AdminUnit.kind.in_(("province", "commune")))))
+        if known != set(area_codes):  # an unknown code would break the foreign key: a 500
+            raise AccountError(_("Choose existing communes or provinces."))
     user = User(username=username, password_hash=hash_password(password), role=role,
                 full_name=full_name.strip(), phone=phone)
     user.areas = [UserArea(area_code=c) for c in dict.fromkeys(area_codes)] if role != "checkpoint" else []

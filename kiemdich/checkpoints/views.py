@@ -11,6 +11,7 @@ from ..accounts.scope import can_see_checkpoint
 from ..areas import operations as areas
 from ..extensions import db
 from ..models import AdminUnit, Checkpoint, User, UserCheckpoint
+from ..text import form_int
 from . import operations as ops
 from .forms import CheckpointForm
 
@@ -152,8 +153,11 @@ def rotate(checkpoint_id: int):
 def staff(checkpoint_id: int):
     """Assign checkpoint staff accounts."""
     cp = _checkpoint_or_404(checkpoint_id)
+    ids = [form_int(i) for i in request.form.getlist("staff")]
     try:
-        ops.set_staff(cp, [i for i in request.form.getlist("staff") if i.isdigit()], by=current_user)
+        if None in ids:  # not an account id at all: refused like an account that cannot be assigned
+            raise ops.CheckpointError(_("One of the chosen accounts cannot be assigned to this checkpoint."), "staff")
+        ops.set_staff(cp, ids, by=current_user)
     except ops.CheckpointError as err:
         db.session.rollback()
         flash(str(err), "error")

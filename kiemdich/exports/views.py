@@ -90,6 +90,8 @@ def arrivals():
     form.commune.choices = [("", _("All my communes"))] + [(u.code, u.name) for u in communes]
     form.status.choices = [("", _("All statuses"))] + [(s, operations.STATUS[s]) for s in ARRIVAL_STATUSES]
     if form.validate_on_submit():
+        # Optional() lets a blank value through unchecked: " " means "all", like "".
+        form.commune.data, form.status.data = (form.commune.data or "").strip(), (form.status.data or "").strip()
         if form.commune.data and form.commune.data not in codes:
             abort(403)
         chosen = [form.commune.data] if form.commune.data else sorted(u.code for u in communes)

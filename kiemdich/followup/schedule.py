@@ -74,7 +74,7 @@ def parse_temperature(raw) -> Decimal | None:
         value = Decimal(text).quantize(Decimal("0.1"))
     except InvalidOperation as err:
         raise ValueError(text) from err
-    if not Decimal("34") <= value <= Decimal("43"):
+    if value.is_nan() or not Decimal("34") <= value <= Decimal("43"):  # comparing NaN raises InvalidOperation
         raise ValueError(text)
     return value
 

@@ -17,6 +17,7 @@ from ..declarations.forms import SYMPTOM_LABELS, VEHICLE_LABELS
 from ..extensions import db, limiter
 from ..models import Checkpoint
 from ..offline.views import offline_page
+from ..text import form_int
 from ..web import page_or_fragment
 from . import operations as ops
 from .rulesdata import offline_rules
@@ -125,12 +126,12 @@ def passage():
         values = ops.PassageInput(
             decision=form.get("decision", ""), test_taken=form.get("test_taken") or "none",
             papers_checked=form.get("papers_checked") in ("1", "on", "y"),
-            instruction_code=int(instruction) if instruction.isdigit() else None,
+            instruction_code=form_int(instruction),
             override_reason=form.get("override_reason", ""), note=form.get("note", ""))
         checkin = form.get("checkin", "").strip()
         passage, status = ops.record_passage(
             user=current_user, checkpoint=checkpoint, decl=decl, values=values,
-            client_uuid=client_uuid, client_ts=client_ts, checkin_id=int(checkin) if checkin.isdigit() else None, now=now)
+            client_uuid=client_uuid, client_ts=client_ts, checkin_id=form_int(checkin), now=now)
     except ops.PassageError as err:
         db.session.rollback()
         response = current_app.make_response(

@@ -10,6 +10,7 @@ from ..declarations import operations as declarations
 from ..declarations.views import slip_context
 from ..extensions import csrf, db, limiter
 from ..models import Arrival, Declaration
+from ..text import form_int
 from ..web import page_or_fragment
 from .status import link_expired, timeline
 
@@ -69,9 +70,9 @@ def lookup():
     if request.method == "GET":
         return render_template("traveller/lookup.html", code="", year="", error=None)
     decl = None
-    if code and year.isdigit():
+    if code and form_int(year) is not None:
         decl = db.session.scalar(select(Declaration).where(Declaration.code == code))
-        if decl is not None and (decl.birth_year != int(year) or decl.deidentified_at is not None):
+        if decl is not None and (decl.birth_year != form_int(year) or decl.deidentified_at is not None):
             decl = None
     if decl is None:
         error = _("No declaration matches this code and year of birth. Check the code on your slip.")
