@@ -317,6 +317,16 @@ def exactly_once(url: str, data: dict, seen: dict, t0, t1, ending: list[str]) ->
             "SELECT d.code, count(e.id) FROM declaration d JOIN arrival a ON a.declaration_id = d.id "
             "LEFT JOIN arrival_event e ON e.arrival_id = a.id AND e.reason = 'end_rule' AND e.at >= %s "
             "WHERE d.code = ANY(%s) GROUP BY d.code", (t0, ending)).fetchall())
+        checkins = conn.execute(
+            "SELECT count(*), count(DISTINCT d.id), "
+            "  (SELECT count(*) FROM (SELECT confirms_id FROM passage WHERE confirms_id IS NOT NULL "
+            "   GROUP BY confirms_id HAVING count(*) > 1) x) "
+            "FROM passage p JOIN declaration d ON d.id = p.declaration_id "
+            "WHERE p.kind = 'self_checkin' AND d.token_id = ANY(%s)", (seen["checkins"],)).fetchone()
+        confirmed_checkins = conn.execute(
+            "SELECT count(*) FROM passage p JOIN declaration d ON d.id = p.declaration_id "
+            "WHERE p.kind = 'staff' AND p.confirms_id IS NOT NULL AND d.token_id = ANY(%s)",
+            (seen["checkins"],)).fetchone()[0]
         ok_d = set(seen["declarations"])
         db_d = counts("SELECT token_id, count(*) FROM declaration WHERE token_id = ANY(%s) GROUP BY 1", ok_d)
     return {
@@ -340,6 +350,10 @@ def exactly_once(url: str, data: dict, seen: dict, t0, t1, ending: list[str]) ->
         "arrivals ended yesterday, settled at the homes": sum(1 for n in settled.values() if n == 1),
         "arrivals ended yesterday, settled twice": sum(1 for n in settled.values() if n > 1),
         "arrivals ended yesterday, left unsettled": sum(1 for n in settled.values() if n == 0),
+        "self check-ins (travellers)": checkins[1],
+        "self check-ins doubled": checkins[0] - checkins[1],
+        "self check-ins confirmed by staff": confirmed_checkins,
+        "self check-ins confirmed twice": checkins[2],
         "declarations accepted": len(ok_d),
         "declarations lost": len(ok_d - set(db_d)),
         "declarations doubled": sum(1 for n in db_d.values() if n > 1),

@@ -62,6 +62,7 @@ class Seen:
         self.cases = collections.Counter()  # resends and races sent on purpose, by kind
         self.anomalies = []  # a resend or race answered otherwise than it should be
         self.raced_arrivals = []  # declaration codes of the two-officer races
+        self.checkins = []  # form nonces (token ids) of the travellers who checked in themselves
         self.unexpected = []  # (name, status, reason), first 50
 
     def anomaly(self, case, answers):
@@ -177,6 +178,7 @@ def _write(environment, **_kw):
         "passages": SEEN.passages, "pairs": SEEN.pairs, "checks": SEEN.checks, "declarations": SEEN.declarations,
         "lost": dict(SEEN.lost), "statuses": dict(SEEN.statuses), "cases": dict(SEEN.cases),
         "anomalies": SEEN.anomalies, "raced_arrivals": SEEN.raced_arrivals,
+        "checkins": SEEN.checkins,
         "unexpected": SEEN.unexpected, "errors": {f"{k[0]} {k[1]}: {k[2]}": v.occurrences
                                                   for k, v in environment.stats.errors.items()},
     }, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
@@ -249,7 +251,8 @@ class Mix(HttpUser):
 
     @task(50)
     def traveller_journey(self):
-        """Poster QR or link -> form -> send -> status page, one request per step."""
+        """Poster QR or link -> form -> send -> status page (-> self check-in at the checkpoint, then
+        the staff scan this traveller), one request per step."""
         j = self.journey
         if j is None:
             session = phone(self)
@@ -286,12 +289,36 @@ class Mix(HttpUser):
             SEEN.declarations[j["nonce"]] = True
             j["token"] = token
             TRAVELLERS.append((token, _first(CODE.search(resp.text)), form["birth_year"], j["session"]))
-            if j["checkpoint"]:
-                SCAN_QUEUE.append(token)
+        elif "status" not in j:
+            j["status"] = call(j["session"], "POST", "/q/trang-thai", name="POST /q/trang-thai",
+                               data={"token": j["token"]}, headers=HX)
+            if not j["checkpoint"]:
+                self.journey = None
         else:
-            call(j["session"], "POST", "/q/trang-thai", name="POST /q/trang-thai", data={"token": j["token"]},
-                 headers=HX)
+            self._check_in(j)
+            SCAN_QUEUE.append(j["token"])  # now the staff scan this traveller
             self.journey = None
+
+    def _check_in(self, j):
+        """At the checkpoint, the phone taps "Tôi đang ở chốt này" (a self check-in waiting for
+        staff). On purpose: a double tap (3 %, the same key at once) and two tabs (2 %, two keys
+        at once); one check-in must come of each."""
+        path = f"/c/{j['checkpoint']}/co-mat"
+
+        def tap(key):
+            return call(j["session"], "POST", path, name="POST /c/[code]/co-mat", headers=HX,
+                        data={"csrf_token": j["csrf"], "token": j["token"], "client_uuid": key}) is not None
+
+        key, r = str(uuid.uuid4()), self.rng.random()
+        SEEN.checkins.append(j["nonce"])
+        if r < TWIN + TWO_PHONES:
+            case = "self check-in double tap" if r < TWIN else "self check-in from two tabs at once"
+            answers = together(lambda: tap(key), lambda: tap(key if r < TWIN else str(uuid.uuid4())))
+            SEEN.cases[case] += 1
+            if answers != [True, True]:
+                SEEN.anomaly(case, answers)
+        else:
+            tap(key)
 
     def _earlier_traveller(self):
         """Someone who declared before, on their own phone; round robin, so no one is asked twice

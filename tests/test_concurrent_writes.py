@@ -1,7 +1,8 @@
-"""Follow-up writes that meet at the same moment (PostgreSQL row locks), found by bench/load.py:
-two officers recording the first check of someone expected, and several homes opened at once
-applying the end rule. Each test makes the two transactions overlap for sure: the first stays
-open until the second has finished or waits for its lock."""
+"""Writes that meet at the same moment (PostgreSQL row locks), found by bench/load.py: two
+officers recording the first check of someone expected, several homes opened at once applying
+the end rule, and a self check-in tapped in two tabs at once. Each test makes the two
+transactions overlap for sure: the first stays open until the second has finished or waits for
+its lock."""
 import threading
 import time
 import uuid
@@ -11,10 +12,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from kiemdich import clock
+from kiemdich.declarations import operations as declarations
 from kiemdich.extensions import db
 from kiemdich.followup import operations as ops
-from kiemdich.models import Arrival, ArrivalEvent, HealthCheck, User
-from tests.factories import ArrivalFactory
+from kiemdich.models import Arrival, ArrivalEvent, Checkpoint, HealthCheck, Passage, User
+from tests.factories import ArrivalFactory, CheckpointFactory, DeclarationFactory
 
 
 @pytest.fixture(autouse=True)
@@ -103,3 +105,19 @@ def test_homes_opened_at_once_apply_the_end_rule_once(app):
     assert (out.get("first"), out.get("second")) == (3, 0), out  # the second home skips what the first settles
     assert [_events(i, reason="end_rule") for i in ids] == [1, 1, 1]
     assert {db.session.get(Arrival, i).status for i in ids} == {"ended_unchecked"}
+
+
+def test_a_self_check_in_tapped_in_two_tabs_at_once_is_recorded_once(app):
+    checkpoint_id = CheckpointFactory().id
+    with app.test_request_context():
+        token = declarations.token_for(DeclarationFactory())
+    db.session.commit()
+
+    def tap():
+        _passage, created = declarations.self_checkin(token, db.session.get(Checkpoint, checkpoint_id),
+                                                     client_uuid=str(uuid.uuid4()))
+        return created
+
+    out = overlap(app, tap, tap)
+    assert (out.get("first"), out.get("second")) == (True, False), out  # the second tab gets the first
+    assert db.session.scalar(select(func.count()).select_from(Passage)) == 1
