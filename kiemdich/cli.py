@@ -93,6 +93,49 @@ def retention_command(days, dry_run):
     click.echo(f"{count} declarations de-identified (monitoring ended more than {days} days ago).")
 
 
+@group.command("rotate-key")
+@click.option("--prepare", is_flag=True,
+              help="Only create the next key: published to scan screens and trusted, not yet signing.")
+@click.option("--revoke", is_flag=True,
+              help="The old key leaked: forget it and every earlier key; their codes stop verifying at once.")
+def rotate_key_command(prepare, revoke):
+    """Rotate the key that signs personal QR codes; codes it signed keep verifying until they expire."""
+    from flask import current_app
+    from sqlalchemy import func, select
+
+    from . import audit, clock, tokens
+    from .models import Declaration
+
+    path = tokens.key_path(current_app)
+    if prepare:
+        try:
+            public = tokens.prepare_next(path)
+        except FileExistsError as err:
+            raise click.ClickException(str(err)) from err
+        audit.record("key.prepare", object_type="SigningKey", object_id=tokens.key_id(public))
+        db.session.commit()
+        click.echo(f"Next key {tokens.key_id(public)} prepared and published. Once every checkpoint phone has "
+                   "opened its scan screen with a network (a day), run `flask kiemdich rotate-key`.")
+        return
+    prepared = tokens.next_path(path).exists()
+    now = clock.utcnow()
+    # Every code signed so far names a declaration: the last of them stops being valid for passage then.
+    last = db.session.scalar(select(func.max(Declaration.valid_until)))
+    old, new = tokens.rotate(path, now=now, passage_until=max(last or now, now), revoke=revoke)
+    audit.record("key.revoke" if revoke else "key.rotate", object_type="SigningKey", object_id=new,
+                 before={"kid": old}, after={"kid": new})
+    db.session.commit()
+    click.echo(f"Key {new} now signs personal QR codes; {old} is "
+               + ("forgotten: codes it signed no longer verify (travellers find theirs again at /tra-cuu)."
+                  if revoke else f"retired: its codes keep verifying (at checkpoints until "
+                                 f"{clock.local(max(last or now, now)):%d/%m/%Y %H:%M})."))
+    if not prepared:
+        click.echo("Warning: no next key was prepared; a scan screen that stays offline until it next "
+                   "opens with a network will refuse the codes signed from now.")
+    click.echo("Every app process picks the new key up within seconds (shared instance folder); with a copy "
+               "per node, copy the qr-signing-key files to every node now.")
+
+
 def init_app(app: Flask) -> None:
     """Register the command group."""
     app.cli.add_command(group)

@@ -21,13 +21,30 @@ integers big-endian, unsigned). Format version 1:
 
 The raw r || s form is what WebCrypto's ``crypto.subtle.verify({name: "ECDSA", hash: "SHA-256"},
 key, signature, data)`` expects; `cryptography` signs in DER, hence the conversion both ways.
-The public key is served as a JWK at ``/khoa-cong-khai.json``. `verify` here is the only
+The public keys are served as a JWK set at ``/khoa-cong-khai.json``. `verify` here is the only
 verifier on the server side.
+
+Key rotation. The token names no key (a byte more in every QR for an event of a few times a
+year): a verifier tries each key it trusts, at most a handful. Beside the signing key
+(``qr-signing-key.pem``) the instance folder may hold:
+
+    qr-signing-key.next.pem      the next key, prepared ahead (`flask kiemdich rotate-key --prepare`):
+                                 published and trusted, not yet signing, so scan screens that
+                                 go offline learn it before the first code it signs
+    qr-signing-key.retired.json  the public halves of earlier keys (their private halves are
+                                 deleted), each with the end of its last code's passage window
+
+`rotate` makes the next (or a new) key sign; the old public key keeps verifying: in the JWK set
+given to scan screens until the last code it signed has expired for passage, on the server
+(status page, returnee actions: signature only) until forgotten with ``--revoke``. Every
+process re-reads these files when they change, within seconds, without a restart.
 """
 import base64
 import hashlib
+import json
 import os
 import struct
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -49,7 +66,8 @@ SIG_SIZE = 64
 MAX_NAME = 40
 VACCINATION = ("none", "partial", "full", "recovered")
 EPOCH = date(1970, 1, 1)
-_EXT_KEY = "kiemdich.signing_key"
+_EXT_KEY = "kiemdich.keyring"
+RELOAD_SECONDS = 2.0  # how often a process looks at the key files' modification times
 
 
 class TokenError(ValueError):
@@ -78,8 +96,48 @@ class TokenData:
 
 # Keys ------------------------------------------------------------------------------------------
 
-def _key_path(app: Flask) -> Path:
+def key_path(app: Flask) -> Path:
     return Path(app.config.get("KIEMDICH_QR_KEY_FILE") or Path(app.instance_path) / "qr-signing-key.pem")
+
+
+def next_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".next.pem")
+
+
+def retired_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".retired.json")
+
+
+def _write_private(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write a secret file (mode 0600) atomically: a private temporary file, then linked into place
+    (refusing to replace, for first start races) or renamed over the old one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    if replace:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _read_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise RuntimeError(f"{path} is not an ECDSA P-256 private key")
+    return key
 
 
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -90,32 +148,132 @@ def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     reading the same key.
     """
     if not path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise RuntimeError(f"{path} is not an ECDSA P-256 private key")
-    return key
+        _write_private(path, _pem(ec.generate_private_key(ec.SECP256R1())), replace=False)
+    return _read_key(path)
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    """The public half of a key that no longer signs."""
+
+    public_key: ec.EllipticCurvePublicKey
+    retired_at: datetime
+    passage_until: datetime  # the last code it signed is valid for passage until then
+
+
+class Keyring:
+    """The keys of one instance folder: the one that signs, the prepared next one, the retired ones."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        load_or_create_key(path)  # on first start; the files are stamped before they are read
+        self.stamp = self._stamp()
+        self.signing = _read_key(path)
+        nxt = next_path(path)
+        self.next = _read_key(nxt).public_key() if nxt.exists() else None
+        self.retired = _read_retired(retired_path(path))
+        self.checked = time.monotonic()
+
+    def _stamp(self) -> tuple:
+        out = []
+        for p in (self.path, next_path(self.path), retired_path(self.path)):
+            try:
+                st = p.stat()
+                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
+
+    def fresh(self) -> "Keyring":
+        """This keyring, or a new one if a file changed on disk (a rotation)."""
+        now = time.monotonic()
+        if now - self.checked < RELOAD_SECONDS:
+            return self
+        self.checked = now
+        return self if self._stamp() == self.stamp else Keyring(self.path)
+
+    def verifiers(self) -> list[ec.EllipticCurvePublicKey]:
+        """Every public key a token may be signed with, the signing one first."""
+        keys = [self.signing.public_key()]
+        if self.next is not None:
+            keys.append(self.next)
+        return keys + [r.public_key for r in self.retired]
+
+    def published(self, now: datetime) -> list[ec.EllipticCurvePublicKey]:
+        """The keys scan screens need: the signing one, the next one, and the retired ones whose
+        last code may still be valid for passage."""
+        keys = [self.signing.public_key()] + ([self.next] if self.next is not None else [])
+        return keys + [r.public_key for r in self.retired if r.passage_until >= now]
+
+
+def _public_from_jwk(jwk: dict) -> ec.EllipticCurvePublicKey:
+    x = int.from_bytes(_unpad(jwk["x"]), "big")
+    y = int.from_bytes(_unpad(jwk["y"]), "big")
+    return ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+
+
+def _unpad(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _read_retired(path: Path) -> list[RetiredKey]:
+    if not path.exists():
+        return []
+    entries = json.loads(path.read_text(encoding="utf-8")).get("keys", [])
+    return [RetiredKey(_public_from_jwk(e), datetime.fromisoformat(e["retired_at"]),
+                       datetime.fromisoformat(e["passage_until"])) for e in entries]
+
+
+def _write_retired(path: Path, keys: list[RetiredKey]) -> None:
+    entries = [public_jwk(k.public_key) | {"retired_at": k.retired_at.isoformat(),
+                                            "passage_until": k.passage_until.isoformat()} for k in keys]
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"keys": entries}, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def prepare_next(path: Path) -> ec.EllipticCurvePublicKey:
+    """Create the next key beside the signing key (published and trusted, not yet signing)."""
+    nxt = next_path(path)
+    if nxt.exists():
+        raise FileExistsError(f"a next key is already prepared ({key_id(_read_key(nxt).public_key())})")
+    _write_private(nxt, _pem(ec.generate_private_key(ec.SECP256R1())), replace=False)
+    return _read_key(nxt).public_key()
+
+
+def rotate(path: Path, *, now: datetime, passage_until: datetime, revoke: bool = False) -> tuple[str, str]:
+    """Make the prepared next key (or a new one) sign. The old key's public half is kept as
+    retired (its last code is valid for passage until `passage_until`); with `revoke`, it and
+    every earlier retired key are forgotten instead: their codes stop verifying at once.
+    Returns (old kid, new kid). Files are replaced atomically, the retired list first, so a
+    process reading them in between trusts both keys."""
+    old = load_or_create_key(path)
+    nxt = next_path(path)
+    new = _read_key(nxt) if nxt.exists() else ec.generate_private_key(ec.SECP256R1())
+    retired = [] if revoke else _read_retired(retired_path(path)) + [
+        RetiredKey(old.public_key(), now, max(passage_until, now))]
+    _write_retired(retired_path(path), retired)
+    _write_private(path, _pem(new), replace=True)
+    nxt.unlink(missing_ok=True)
+    return key_id(old.public_key()), key_id(new.public_key())
 
 
 def init_app(app: Flask) -> None:
-    """Load the signing key, creating it in instance/ on first start."""
-    app.extensions[_EXT_KEY] = load_or_create_key(_key_path(app))
+    """Load the keys, creating the signing key in instance/ on first start."""
+    app.extensions[_EXT_KEY] = Keyring(key_path(app))
+
+
+def keyring() -> Keyring:
+    """The app's keys, re-read when a rotation changed them on disk."""
+    ring = current_app.extensions[_EXT_KEY]
+    fresh = ring.fresh()
+    if fresh is not ring:
+        current_app.extensions[_EXT_KEY] = fresh
+    return fresh
 
 
 def signing_key() -> ec.EllipticCurvePrivateKey:
-    return current_app.extensions[_EXT_KEY]
+    return keyring().signing
 
 
 def _b64(data: bytes) -> str:
@@ -129,12 +287,17 @@ def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
 
 
 def public_jwk(public_key: ec.EllipticCurvePublicKey | None = None) -> dict:
-    """The public key as a JWK, for `crypto.subtle.importKey("jwk", ...)`."""
+    """A public key as a JWK, for `crypto.subtle.importKey("jwk", ...)` (the signing one by default)."""
     public_key = public_key or signing_key().public_key()
     numbers = public_key.public_numbers()
     return {"kty": "EC", "crv": "P-256", "x": _b64(numbers.x.to_bytes(32, "big")),
             "y": _b64(numbers.y.to_bytes(32, "big")), "alg": "ES256", "use": "sig",
             "key_ops": ["verify"], "kid": key_id(public_key)}
+
+
+def public_jwks(now: datetime | None = None) -> dict:
+    """The JWK set scan screens verify with (RFC 7517 "keys"), the signing key first."""
+    return {"keys": [public_jwk(k) for k in keyring().published(now or clock.utcnow())]}
 
 
 # Encoding --------------------------------------------------------------------------------------
@@ -184,8 +347,9 @@ def _unb64(text: str) -> bytes:
 
 def verify(token: str, *, now: datetime | None = None, check_expiry: bool = True,
            public_key: ec.EllipticCurvePublicKey | None = None) -> TokenData:
-    """The token's fields if its signature is ours (and, with check_expiry, it is still valid
-    for passage); otherwise TokenError. The status page checks the signature only."""
+    """The token's fields if its signature is ours (by any key we trust, or `public_key`) and,
+    with check_expiry, it is still valid for passage; otherwise TokenError. The status page
+    checks the signature only."""
     raw = _unb64(token)
     if len(raw) < HEADER_SIZE + SIG_SIZE or raw[0] != VERSION:
         raise TokenError("malformed")
@@ -195,11 +359,14 @@ def verify(token: str, *, now: datetime | None = None, check_expiry: bool = True
         raise TokenError("malformed")
     payload, sig = raw[:end], raw[end:]
     der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-    public_key = public_key or signing_key().public_key()
-    try:
-        public_key.verify(der, payload, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature as err:
-        raise TokenError("signature") from err
+    for key in [public_key] if public_key else keyring().verifiers():
+        try:
+            key.verify(der, payload, ec.ECDSA(hashes.SHA256()))
+            break
+        except InvalidSignature:
+            continue
+    else:
+        raise TokenError("signature")
     _v, raw_id, until, days, year = FIXED.unpack(payload[:FIXED.size])
     commune = int.from_bytes(payload[17:20], "big")
     flags = payload[20]

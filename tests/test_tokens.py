@@ -159,11 +159,11 @@ def test_key_file_is_ignored_by_git():
     assert out.returncode == 0
 
 
-def test_public_key_endpoint_serves_a_jwk_that_verifies_tokens(app, client):
+def test_public_key_endpoint_serves_a_jwk_set_that_verifies_tokens(app, client):
     response = client.get("/khoa-cong-khai.json")
     assert response.status_code == 200
-    assert "max-age=86400" in response.headers["Cache-Control"] and "public" in response.headers["Cache-Control"]
-    jwk = response.get_json()
+    assert "max-age=300" in response.headers["Cache-Control"] and "public" in response.headers["Cache-Control"]
+    jwk, = response.get_json()["keys"]  # a JWK set: one key until a rotation (tests/test_key_rotation.py)
     assert jwk["kty"] == "EC" and jwk["crv"] == "P-256" and "d" not in jwk
     x = int.from_bytes(base64.urlsafe_b64decode(jwk["x"] + "=="), "big")
     y = int.from_bytes(base64.urlsafe_b64decode(jwk["y"] + "=="), "big")

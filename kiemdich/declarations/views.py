@@ -145,9 +145,11 @@ def checkin(code: str):
 
 @bp.get("/khoa-cong-khai.json")
 def public_key():
-    """The public key of the personal QR (JWK), for verifying offline in the browser."""
-    jwk = tokens.public_jwk()
-    response = jsonify(jwk)
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    response.set_etag(jwk["kid"])
+    """The public keys of the personal QR (a JWK set: the signing key, a prepared next one, retired
+    ones still needed), for verifying offline in the browser."""
+    jwks = tokens.public_jwks()
+    response = jsonify(jwks)
+    # Short: after a key rotation the service worker's background refresh must reach the server.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.set_etag(".".join(k["kid"] for k in jwks["keys"]))
     return response.make_conditional(request)

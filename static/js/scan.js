@@ -25,13 +25,20 @@
     return t;
   }
 
-  /* ---- The public key and the rules, cached by the service worker ---- */
-  var keyPromise = fetch(box.getAttribute("data-key-url"), { credentials: "same-origin" })
+  /* ---- The public keys and the rules, cached by the service worker ----
+     A JWK set: the signing key, a prepared next one, retired ones whose codes may still pass
+     (key rotation, kiemdich/tokens.py); a copy cached before sets existed is a single JWK. */
+  var keysPromise = fetch(box.getAttribute("data-key-url"), { credentials: "same-origin" })
     .then(function (r) { if (!r.ok) throw new Error("key"); return r.json(); })
-    .then(function (jwk) {
-      return crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, ext: true },
-                                     { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
-    })["catch"](function () { return null; });
+    .then(function (data) {
+      var list = data && data.keys ? data.keys : [data];
+      return Promise.all(list.map(function (jwk) {
+        return crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, ext: true },
+                                       { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"])
+          ["catch"](function () { return null; });
+      }));
+    })
+    .then(function (keys) { return keys.filter(Boolean); }, function () { return []; });
   var rules = null;
   fetch(box.getAttribute("data-rules-url"), { credentials: "same-origin" })
     .then(function (r) { return r.ok ? r.json() : null; })
@@ -66,18 +73,24 @@
     };
   }
 
+  /* The token names no key: try each (the signing one first; a handful at most). */
+  function signedByOneOf(keys, i, data) {
+    if (i >= keys.length) return Promise.resolve(false);
+    return crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, keys[i], data.signature, data.payload)
+      .then(function (good) { return good || signedByOneOf(keys, i + 1, data); });
+  }
+
   /* {ok, reason, data}: reason is malformed, signature, expired or nokey. */
   function verify(token) {
     var data = parse(token);
     if (!data) return Promise.resolve({ ok: false, reason: "malformed" });
-    return keyPromise.then(function (key) {
-      if (!key) return { ok: false, reason: "nokey" };
-      return crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, data.signature, data.payload)
-        .then(function (good) {
-          if (!good) return { ok: false, reason: "signature" };
-          if (Date.now() > data.until) return { ok: false, reason: "expired", data: data };
-          return { ok: true, data: data };
-        });
+    return keysPromise.then(function (keys) {
+      if (!keys.length) return { ok: false, reason: "nokey" };
+      return signedByOneOf(keys, 0, data).then(function (good) {
+        if (!good) return { ok: false, reason: "signature" };
+        if (Date.now() > data.until) return { ok: false, reason: "expired", data: data };
+        return { ok: true, data: data };
+      });
     });
   }
 
