@@ -15,6 +15,7 @@ from ..accounts.scope import commune_codes
 from ..exports.operations import local_range
 from ..extensions import db, htmx
 from ..models import AuditEvent, Checkpoint, UserArea, UserCheckpoint
+from ..text import form_int
 
 bp = Blueprint("audit_trail", __name__, url_prefix="/nhat-ky")
 PAGE = 30
@@ -83,10 +84,7 @@ def index():
                                                         if any(a.split(".")[0] == k for a in actions)]
                            + [(a, a) for a in actions])
     stmt = filtered(base, form)
-    try:
-        before = int(request.args.get("before", 0))
-    except ValueError:
-        before = 0
+    before = form_int(request.args.get("before")) or 0  # a number past any id would overflow SQLite
     if before:
         stmt = stmt.where(AuditEvent.id < before)
     events = db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(PAGE + 1)).all()

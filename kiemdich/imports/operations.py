@@ -61,9 +61,17 @@ def _jsonable(cell):
     return cell
 
 
+def clean_filename(name: str | None) -> str:
+    """The file's own name, without the folders a browser or a script may send with it
+    ("C:\\Users\\...\\x.xlsx", "../../x.csv") and without control characters."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:255] if name not in ("", ".", "..") else "tep"
+
+
 def create_batch(filename: str, data: bytes, *, user, checkpoint_id: int | None = None) -> ImportBatch:
     """A batch for an uploaded file, before it is read (reading may run in the background)."""
-    batch = ImportBatch(filename=(filename or "tep")[:255], file_hash=file_hash(data), status="reading",
+    batch = ImportBatch(filename=clean_filename(filename), file_hash=file_hash(data), status="reading",
                         uploaded_by_id=getattr(user, "id", None), checkpoint_id=checkpoint_id)
     db.session.add(batch)
     db.session.flush()

@@ -13,6 +13,7 @@ from ..accounts.scope import commune_codes
 from ..exports.operations import write_xlsx
 from ..extensions import db, limiter
 from ..models import Checkpoint, ImportBatch, ImportProfile, ImportRow, User
+from ..text import form_int
 from ..web import page_or_fragment
 from . import jobs, messages, operations, values
 from .addresses import suggestions
@@ -74,7 +75,7 @@ def upload():
     checkpoint_id = request.form.get("checkpoint", type=int) or None
     if checkpoint_id and checkpoint_id not in {c.id for c in _checkpoints()}:
         abort(403)
-    profile_id = request.form.get("profile", type=int) or None
+    profile_id = form_int(request.form.get("profile")) or None  # a huge number would fail the job, not the form
     try:
         parsed = operations.parse_upload(data, max_unzipped=current_app.config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"))
     except FileProblem as problem:

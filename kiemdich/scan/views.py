@@ -155,7 +155,7 @@ def today():
     chosen = (request.args.get("chot") or "").upper()
     if chosen:
         ids = [c.id for c in checkpoints if c.code == chosen] or [-1]
-    page = max(request.args.get("trang", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("trang", 1, type=int) or 1, 1), 10_000)  # a huge page: no OFFSET overflow
     now = clock.utcnow()
     rows, more, total = ops.passages_on(ids, clock.today(now), page=page, per_page=PER_PAGE)
     context = {"rows": rows, "more": more, "total": total, "page_no": page, "chosen": chosen,
