@@ -248,17 +248,25 @@ class Node:
 
 def locust(user_class: str, hosts: list[str], seconds: int, users: int, env: dict, out: Path, run: int,
            during=None) -> dict:
-    """Run locust headless for `seconds`; `during(elapsed)` is called every 0.5 s meanwhile."""
+    """Run locust headless; the mix measures `seconds` from the moment all its users have signed
+    in (hello-world from the start). `during(elapsed, window_opened_at)` is called every 0.5 s."""
     env = dict(env, KD_HOSTS=",".join(hosts), KD_BENCH_OUT=str(out), KD_RUN=str(run), KD_IP_BASE=str(10 + run))
+    limit = seconds
+    if user_class == "Mix":
+        env["KD_SECONDS"] = str(seconds)
+        limit = seconds + 300  # only a bound: the locustfile stops the run
+    ready = Path(str(out) + ".ready")
     proc = subprocess.Popen(
         [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "-u", str(users),
-         "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "30", "--only-summary", "--loglevel", "WARNING",
+         "-r", str(users), "-t", f"{limit}s", "--stop-timeout", "30", "--only-summary", "--loglevel", "WARNING",
          "--exit-code-on-error", "0", "--host", hosts[0], user_class],
         cwd=ROOT, env=env, stdout=open(out.with_suffix(".log"), "w"), stderr=subprocess.STDOUT)
-    start = time.monotonic()
+    start, opened = time.monotonic(), None
     while proc.poll() is None:
+        if opened is None and ready.exists():
+            opened = time.monotonic() - start
         if during:
-            during(time.monotonic() - start)
+            during(time.monotonic() - start, opened)
         time.sleep(0.5)
     if proc.returncode != 0 or not out.exists():
         sys.exit(f"locust failed; see {out.with_suffix('.log')}")
@@ -502,7 +510,7 @@ def main():
         try:
             cpu = None
             if hello is None:
-                h = Node("hello_app:app", env, hello_dir, work / "hello.log")
+                h = Node("hello_app:app", env, hello_dir, work / "hello-gunicorn.log")
                 try:
                     c0 = h.cpu()
                     res = locust("Hello", [h.url], args.hello_seconds, args.users, env, work / "hello.json", run)
@@ -519,8 +527,8 @@ def main():
                 ok &= limit_counted_across(nodes[0], nodes[1])
             killed = []
 
-            def kill_halfway(elapsed, node=nodes[0]):
-                if run == 2 and not killed and elapsed >= args.seconds / 2:
+            def kill_halfway(elapsed, opened, node=nodes[0]):
+                if run == 2 and not killed and opened is not None and elapsed >= opened + args.seconds / 2:
                     victim = node.workers()[0]
                     os.kill(victim.pid, signal.SIGKILL)
                     killed.append((victim.pid, round(elapsed, 1)))
@@ -537,7 +545,7 @@ def main():
             with sql(url) as conn:
                 t1 = conn.execute("SELECT now()").fetchone()[0]
             if run == 2:
-                print(f"\n   worker {killed[0][0]} SIGKILLed at {killed[0][1]} s; gunicorn has "
+                print(f"\n   worker {killed[0][0]} SIGKILLed {args.seconds / 2:.0f} s into the measured window; gunicorn has "
                       f"{len(nodes[0].workers())} workers again" if killed else "\n   NO WORKER KILLED")
                 ok &= bool(killed) and len(nodes[0].workers()) == WORKERS
             checks = exactly_once(url, data, res, t0, t1, ending)

@@ -9,6 +9,7 @@ everything through environment variables:
                     load balancer), so one session alternates between the nodes
     KD_RUN          which slice of the pre-made travellers this run may use (runs never share one)
     KD_IP_BASE      second octet of the source addresses of this run's phones (127.<base>.x.y)
+    KD_SECONDS      length of the measured window, from the moment every user has signed in
 
 Every simulated phone connects from its own loopback address (Linux routes all of 127.0.0.0/8
 to lo), as real phones come from their own addresses: the per-IP rate limits stay at their
@@ -163,6 +164,8 @@ def _write(environment, **_kw):
         return
     stats = {}
     for (name, method), entry in environment.stats.entries.items():
+        if name.startswith("("):
+            continue  # lost connections: counted by endpoint in "lost"
         stats[name] = {  # names carry their method already
             "requests": entry.num_requests, "failures": entry.num_failures,
             "p50": entry.get_response_time_percentile(0.50), "p95": entry.get_response_time_percentile(0.95),
@@ -214,10 +217,15 @@ _ready = itertools.count(1)
 
 
 def _signed_in(environment):
-    """When the last user has signed in, the statistics start again: the measured window holds
-    the mix only, not the burst of sign-ins (argon2, on purpose slow) at the start."""
+    """When the last user has signed in, the statistics start again and the run lasts KD_SECONDS
+    from then: the measured window holds the mix only, not the burst of sign-ins (argon2, slow on
+    purpose) at the start. A file KD_BENCH_OUT.ready tells load.py when the window opened."""
     if next(_ready) == environment.runner.target_user_count:
         environment.runner.stats.reset_all()
+        if os.environ.get("KD_SECONDS"):
+            gevent.spawn_later(float(os.environ["KD_SECONDS"]), environment.runner.quit)
+        if os.environ.get("KD_BENCH_OUT"):
+            open(os.environ["KD_BENCH_OUT"] + ".ready", "w").close()
 
 
 class Mix(HttpUser):
