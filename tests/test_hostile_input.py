@@ -23,7 +23,7 @@ from kiemdich.extensions import db, limiter
 from kiemdich.models import AuditEvent
 from tests.factories import PASSWORD
 from tests.factories_imports import csv_bytes, person
-from tests.factories_security import build_world, changed_tables, csrf_for, sign_in, snapshot
+from tests.factories_security import ROLES, build_world, changed_tables, csrf_for, sign_in, snapshot
 
 VIETNAMESE = set("ăâđêôơưáàảãạấầẩẫậắằẳẵặéèẻẽẹếềểễệíìỉĩịóòỏõọốồổỗộớờởỡợúùủũụứừửữựýỳỷỹỵ")
 
@@ -885,3 +885,47 @@ def test_upload_with_a_huge_profile_id_is_read(app):
     assert response.status_code == 302
     batch = db.session.scalars(db.select(ImportBatch).order_by(ImportBatch.id.desc())).first()
     assert batch.status == "uploaded" and not batch.error
+
+
+def _path_roles(app, endpoint) -> list:
+    roles = getattr(app.view_functions[endpoint], "roles", None)
+    if not roles:
+        return [None]
+    return [role for role in ROLES if role in roles]
+
+
+def test_junk_in_every_path_parameter(app):
+    """Every route of the URL map with junk in its path parameters (codes, list keys, actions,
+    languages, static file names), as anonymous and as the roles it admits: never a 500, never a write."""
+    from urllib.parse import quote
+
+    world = build_world()
+    clients = {None: app.test_client()} | {role: _client(app, world, role) for role in ROLES if role != "anon"}
+    tokens = {role: csrf_for(client) for role, client in clients.items()}
+    rules = [rule for rule in app.url_map.iter_rules() if rule.arguments]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                      HealthCheck.data_too_large])
+    @given(rule_index=st.integers(0, len(rules) - 1), value=st.one_of(junk, huge.map(lambda t: t[:2000])),
+           number=st.integers(-5, 2**40))
+    def run(rule_index, value, number):
+        rule = rules[rule_index]
+        text = quote(value.replace("\x00", "") or "x", safe="")
+        path = rule.rule
+        for name in rule.arguments:
+            converter = type(rule._converters[name]).__name__
+            path = re.sub(rf"<[^>]*:?{name}>", str(abs(number)) if "Integer" in converter or "Id" in converter
+                          else text, path)
+        for role in _path_roles(app, rule.endpoint):
+            limiter.reset()
+            before = snapshot()
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                response = clients[role].open(path, method=method, data={"csrf_token": tokens[role]})
+                assert response.status_code < 500, (rule.rule, path[:200], role, method, response.status_code)
+                if response.status_code >= 400 and response.mimetype == "text/html":
+                    body = response.get_data(as_text=True)
+                    assert vietnamese(body) and not english(body), (path[:200], english(body))
+            if not rule.endpoint.startswith(("followup.", "homes.")):  # GET settles ended arrivals
+                assert changed_tables(before, snapshot()) == [], (rule.rule, path[:200], role)
+
+    run()
