@@ -5,8 +5,10 @@ A bench owns its database: `fresh_database` drops the schema it is given (Postgr
 rebuilding it, so BENCH_DATABASE_URL must never point at a database anyone cares about.
 """
 import http.client
+import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -46,7 +48,8 @@ def bench_app(url: str, instance: str | None = None, **config):
 
 def fresh_database(schema: str = "public", migrate: bool = True) -> None:
     """In an app context: an empty `schema` (PostgreSQL), the tables (Alembic migrations, or
-    create_all when `migrate` is false), the official units and the reference data (rules, levels)."""
+    create_all when `migrate` is false), the official units and the reference data (rules, levels),
+    committed."""
     from flask_migrate import upgrade
     from sqlalchemy import text
 
@@ -64,6 +67,23 @@ def fresh_database(schema: str = "public", migrate: bool = True) -> None:
         db.metadata.create_all(db.engine)
     upsert_units(vietnam_2025_rows())
     seed_reference_data()
+    db.session.commit()
+
+
+def peak_mb() -> float:
+    """The largest resident memory of this process so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_step(script: str, *args) -> dict:
+    """Run `python script step args...` in its own process (its peak memory is its own); returns
+    the JSON object the step prints last."""
+    out = subprocess.run([sys.executable, script, *map(str, args)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=3600)
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"step {args[0]} failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def server_env(url: str, instance: str, **extra) -> dict:

@@ -18,12 +18,10 @@ import tempfile
 import time
 from datetime import datetime, time as dtime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from passage_rps import CLIENTS, THREADS, WORKERS, Client, gunicorn, run  # noqa: E402  (same server set-up)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import (CLIENTS, THREADS, WORKERS, Client, bench_app, database_url, fresh_database,  # noqa: E402
+                    gunicorn, hello_gunicorn, run, server_env, stop)
 
 ARRIVALS = int(os.environ.get("BENCH_ARRIVALS", "1000000"))
 CHECKS_PER_ARRIVAL = 5  # 5,000,000 health checks
@@ -32,7 +30,6 @@ COMMUNE = "25210"  # Phường Đồng Xoài
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "400"))
 PASSWORD = "mat khau bench"
 BIG = ("arrival", "health_check", "declaration", "arrival_event")
-HELLO = "from flask import Flask\napp = Flask('hello')\napp.add_url_rule('/', 'hello', lambda: 'Hello, World!')\n"
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
 GIVEN = ["Văn An", "Thị Bình", "Minh Châu", "Quốc Dũng", "Thu Hà", "Hữu Lộc", "Ngọc Mai", "Thanh Sơn"]
 
@@ -55,26 +52,17 @@ def _copy(cursor, table: str, columns: list[str], rows) -> int:
 
 def seed(url: str, instance: str) -> None:
     """Schema, units, rules, the officer, then 1M declarations + arrivals and 5M checks by COPY."""
-    os.environ["KIEMDICH_INSTANCE"] = instance
-    from flask_migrate import upgrade
-    from sqlalchemy import select, text
+    from sqlalchemy import select
 
-    from kiemdich import clock, create_app
+    from kiemdich import clock
     from kiemdich.accounts.passwords import hash_password
-    from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
     from kiemdich.extensions import db
     from kiemdich.models import AdminUnit, User, UserArea
-    from kiemdich.seeds import seed_reference_data
     from kiemdich.text import fold
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    app = bench_app(url, instance)
     with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        upsert_units(vietnam_2025_rows())
-        seed_reference_data()
+        fresh_database()
         officer = User(username="xa1", password_hash=hash_password(PASSWORD), role="commune", full_name="Cán bộ")
         db.session.add(officer)
         db.session.flush()
@@ -172,14 +160,11 @@ def seed(url: str, instance: str) -> None:
 
 def explain(url: str, instance: str) -> list[str]:
     """EXPLAIN every SELECT the home page and the due fragment run, as the officer; returns problems."""
-    os.environ["KIEMDICH_INSTANCE"] = instance
     from sqlalchemy import event
 
-    from kiemdich import create_app
     from kiemdich.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "RATELIMIT_ENABLED": False,
-                      "SESSION_COOKIE_SECURE": False})
+    app = bench_app(url, instance, RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=False)
     problems = []
     with app.app_context():
         client = app.test_client()
@@ -240,29 +225,19 @@ def measure(clients, path, headers=None) -> tuple[float, float, int]:
 
 
 def main():
-    url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test_h5")
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    url = database_url("postgresql://postgres@127.0.0.1:5432/test_h5")
     instance = tempfile.mkdtemp(prefix="kd-bench-home-")
     if not os.environ.get("BENCH_REUSE"):
         seed(url, instance)
     problems = explain(url, instance)
 
-    env = dict(os.environ, DATABASE_URL=url, KIEMDICH_INSTANCE=instance, KIEMDICH_INSECURE_COOKIES="1",
-               SECRET_KEY="bench", PYTHONPATH=str(ROOT))
-    env.pop("REDIS_URL", None)
-    hello_dir = Path(tempfile.mkdtemp(prefix="kd-bench-hello-"))
-    (hello_dir / "hello_app.py").write_text(HELLO)
-    app_proc, port = gunicorn("app:app", env, ROOT)
-    hello_proc, hello_port = gunicorn("hello_app:app", env, hello_dir)
+    env = server_env(url, instance)
+    app_proc, port = gunicorn("app:app", env)
+    hello_proc, hello_port = hello_gunicorn(env)
     try:
         clients = [Client(port) for _ in range(CLIENTS)]
         for c in clients:
-            _s, html, _r = c.request("GET", "/dang-nhap")
-            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', html)
-            status, _h, _r = c.request("POST", "/dang-nhap", urlencode(
-                {"username": "xa1", "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)}))
-            assert status == 302, status
+            c.sign_in("xa1", PASSWORD)
             c.request("GET", "/xa")  # warm: connection pool, templates, the end rule
         hello_clients = [Client(hello_port) for _ in range(CLIENTS)]
         for c in hello_clients:
@@ -283,9 +258,7 @@ def main():
               f"   = {due_rps / hello_rps:.3f} x hello req/s, p95 {due_p95 / hello_p95:.1f} x hello"
               f"   ({due_size:,} bytes uncompressed)")
     finally:
-        for proc in (app_proc, hello_proc):
-            proc.terminate()
-            proc.wait(10)
+        stop(app_proc, hello_proc)
     print("\nSequential scans of big tables: " + ("none" if not problems else "; ".join(problems)))
     if problems:
         sys.exit(1)

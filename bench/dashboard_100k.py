@@ -16,13 +16,12 @@ Each is run REPEAT times (median), and the timing phase stops after BENCH_SECOND
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import bench_app, database_url, fresh_database  # noqa: E402
 
 ARRIVALS = int(os.environ.get("BENCH_ROWS", "100000"))
 DECLARATIONS = ARRIVALS + ARRIVALS // 10  # the rest: transit, refused or not yet at a checkpoint
@@ -34,20 +33,10 @@ DAYS = 90
 
 
 def _url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test_h7")
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    url = database_url("postgresql://postgres@127.0.0.1:5432/test_h7")
     if not url.startswith("postgresql"):
         raise SystemExit("this bench needs PostgreSQL (BENCH_DATABASE_URL=postgresql://...)")
     return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{SCHEMA}"
-
-
-def _app(url: str):
-    from kiemdich import create_app
-
-    os.environ.setdefault("KIEMDICH_INSTANCE", tempfile.mkdtemp(prefix="kd-bench-"))
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "bench",
-                       "RATELIMIT_ENABLED": False, "SESSION_COOKIE_SECURE": False})
 
 
 def setup(app) -> None:
@@ -55,16 +44,9 @@ def setup(app) -> None:
     from sqlalchemy import text
 
     from kiemdich.accounts.passwords import hash_password
-    from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
     from kiemdich.extensions import db
-    from kiemdich.seeds import seed_reference_data
 
-    with db.engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    db.metadata.create_all(db.engine)
-    upsert_units(vietnam_2025_rows())
-    seed_reference_data()
+    fresh_database(SCHEMA, migrate=False)  # its own schema: the public one is left alone
     communes = db.session.scalars(text("SELECT code FROM admin_unit WHERE parent_code = '75' ORDER BY code")).all()
     db.session.execute(text(
         "INSERT INTO checkpoint (code, name, commune_code, road, active, poster_version, created_at) "
@@ -121,7 +103,7 @@ def timed(fn) -> float:
 
 
 def main() -> None:
-    app = _app(_url())
+    app = bench_app(_url(), RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=False)
     from sqlalchemy import func, select, text
 
     from kiemdich.accounts.scope import commune_codes

@@ -10,7 +10,6 @@ with its errors, the QR result, the status).
     .venv/bin/python bench/declaration_page_size.py
 """
 import http.client
-import os
 import re
 import sys
 import tempfile
@@ -18,8 +17,8 @@ import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import bench_app, fresh_database  # noqa: E402
 
 BUDGET_PAGE = 60 * 1024
 BUDGET_FRAGMENT = 5 * 1024
@@ -40,6 +39,30 @@ class Links(HTMLParser):
             self.urls.append(a["src"])
         if tag == "link" and a.get("rel") in ("stylesheet", "icon", "manifest") and a.get("href"):
             self.urls.append(a["href"])
+
+
+def size_app(prefix: str):
+    """The app on a SQLite file in a fresh instance folder, tables, units and reference data in
+    place, served as a phone meets it (rate limits off: the bench fetches fast)."""
+    instance = tempfile.mkdtemp(prefix=prefix)
+    app = bench_app(f"sqlite:///{instance}/bench.db", instance, SESSION_COOKIE_SECURE=False,
+                    RATELIMIT_ENABLED=False)
+    with app.app_context():
+        fresh_database(migrate=False)
+    return app
+
+
+def compressed_hello(app):
+    """A bare Flask "hello" page with the app's compression set-up: the baseline of the sizes."""
+    from flask import Flask
+    from flask_compress import Compress
+
+    hello = Flask("hello")
+    hello.config.update(COMPRESS_ALGORITHM=app.config["COMPRESS_ALGORITHM"],
+                        COMPRESS_MIMETYPES=app.config["COMPRESS_MIMETYPES"])
+    Compress(hello)
+    hello.add_url_rule("/", "hello", lambda: "<!doctype html><title>Hello</title><p>Hello, World!</p>")
+    return hello
 
 
 def serve(app):
@@ -89,34 +112,16 @@ def first_load(port, path, cookie=""):
 
 
 def main():
-    instance = tempfile.mkdtemp(prefix="kd-bench-")
-    os.environ["KIEMDICH_INSTANCE"] = instance
-    from flask import Flask
-    from flask_compress import Compress
-
-    from kiemdich import create_app
-    from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
     from kiemdich.extensions import db
     from kiemdich.models import Checkpoint
-    from kiemdich.seeds import seed_reference_data
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/bench.db", "TESTING": True,
-                      "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False})
+    app = size_app("kd-bench-")
     with app.app_context():
-        db.create_all()
-        upsert_units(vietnam_2025_rows())
-        seed_reference_data()
         db.session.add(Checkpoint(code="BENCH001", name="Chốt QL13 – cửa ngõ Chơn Thành", commune_code="25432",
                                   road="Quốc lộ 13"))
         db.session.commit()
 
-    hello = Flask("hello")
-    hello.config.update(COMPRESS_ALGORITHM=app.config["COMPRESS_ALGORITHM"],
-                        COMPRESS_MIMETYPES=app.config["COMPRESS_MIMETYPES"])
-    Compress(hello)
-    hello.add_url_rule("/", "hello", lambda: "<!doctype html><title>Hello</title><p>Hello, World!</p>")
-
-    server, hello_server = serve(app), serve(hello)
+    server, hello_server = serve(app), serve(compressed_hello(app))
     try:
         rows, html, cookie = first_load(server.server_port, "/c/BENCH001")
         hello_rows, _h, _c = first_load(hello_server.server_port, "/")

@@ -11,8 +11,6 @@ The database's public schema is dropped and rebuilt.
 """
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,43 +18,24 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import bench_app, database_url, fresh_database, peak_mb, run_step  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 START = datetime(2021, 10, 1, 0, 0, tzinfo=timezone.utc)
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _app(url):
-    from kiemdich import create_app
-
-    os.environ.setdefault("KIEMDICH_INSTANCE", tempfile.mkdtemp(prefix="kd-bench-"))
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "bench"})
-
 
 def step_setup(url: str) -> dict:
     """A fresh schema with ROWS passages at one checkpoint (bulk inserts, not timed)."""
-    from flask_migrate import upgrade
-    from sqlalchemy import insert, text
+    from sqlalchemy import insert
 
-    from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
     from kiemdich.extensions import db
     from kiemdich.models import Checkpoint, Declaration, Passage
-    from kiemdich.seeds import seed_reference_data
 
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        upsert_units(vietnam_2025_rows())
-        seed_reference_data()
+        fresh_database()
         checkpoint = Checkpoint(code="BENCH002", name="Chốt Bench", commune_code="25210")
         db.session.add(checkpoint)
         db.session.flush()
@@ -82,7 +61,7 @@ def step_setup(url: str) -> dict:
 def step_export(url: str, checkpoint_id: int, out: str) -> dict:
     from kiemdich.exports import operations
 
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         t = time.perf_counter()
         with open(out, "wb") as f:
@@ -96,7 +75,7 @@ def step_rows(url: str, checkpoint_id: int, out: str) -> dict:
     """The same rows, materialised, for the baseline (not timed)."""
     from kiemdich.exports import operations
 
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
         rows = list(operations.passage_rows([checkpoint_id], date(2021, 9, 30), date(2022, 1, 31)))
     with open(out, "w", encoding="utf-8") as f:
@@ -119,26 +98,15 @@ def step_bare(rows_path: str, out: str) -> dict:
     return {"seconds": time.perf_counter() - t, "peak_mb": peak_mb(), "rows_loaded_mb": base}
 
 
-def run_step(*args) -> dict:
-    out = subprocess.run([sys.executable, __file__, *map(str, args)], capture_output=True, text=True,
-                         cwd=ROOT, timeout=3600)
-    if out.returncode:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"step {args[0]} failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
 
 def main() -> None:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url and url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     tmp = Path(tempfile.mkdtemp(prefix="kd-bench-"))
-    url = url or f"sqlite:///{tmp / 'bench.db'}"
-    setup = run_step("setup", url)
+    url = database_url(tmp=tmp)
+    setup = run_step(__file__, "setup", url)
     cp = setup["checkpoint_id"]
-    run_step("rows", url, cp, tmp / "rows.json")
-    bare = run_step("bare", tmp / "rows.json", tmp / "bare.xlsx")
-    export = run_step("export", url, cp, tmp / "export.xlsx")
+    run_step(__file__, "rows", url, cp, tmp / "rows.json")
+    bare = run_step(__file__, "bare", tmp / "rows.json", tmp / "bare.xlsx")
+    export = run_step(__file__, "export", url, cp, tmp / "export.xlsx")
     print(f"engine: {url.split(':', 1)[0]}; rows: {export['rows']:,}; file {export['bytes'] / 2**20:.1f} MB")
     print(f"bare openpyxl write_only of the same rows: {bare['seconds']:.2f} s "
           f"(peak {bare['peak_mb']:.0f} MB, of which {bare['rows_loaded_mb']:.0f} MB is the rows held in memory)")

@@ -12,15 +12,13 @@ schema is dropped and rebuilt: never point this at a database you care about.
 import json
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import bench_app, database_url, fresh_database, peak_mb, run_step  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 HEADER = ["STT", "Họ và tên", "Năm sinh", "Giới tính", "Số CCCD/CMND", "Số điện thoại", "Nơi đi",
@@ -64,9 +62,6 @@ def make_file(path: Path) -> None:
     book.save(path)
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 
 def step_calamine(path: str) -> dict:
     import python_calamine
@@ -76,32 +71,14 @@ def step_calamine(path: str) -> dict:
     return {"seconds": time.perf_counter() - t, "rows": len(rows), "peak_mb": peak_mb()}
 
 
-def _app(url: str):
-    from kiemdich import create_app
-
-    os.environ.setdefault("KIEMDICH_INSTANCE", tempfile.mkdtemp(prefix="kd-bench-"))
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "bench"})
-
-
 def step_setup(url: str) -> dict:
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
     from kiemdich.accounts.operations import create_user
-    from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
     from kiemdich.extensions import db
     from kiemdich.models import Checkpoint
-    from kiemdich.seeds import seed_reference_data
 
-    app = _app(url)
+    app = bench_app(url)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        upsert_units(vietnam_2025_rows())
-        seed_reference_data()
+        fresh_database()
         checkpoint = Checkpoint(code="BENCH001", name="Chốt Bench", commune_code="25210")
         db.session.add(checkpoint)
         db.session.flush()
@@ -117,7 +94,7 @@ def step_import(url: str, path: str, checkpoint_id: int) -> dict:
     from kiemdich.imports import operations
     from kiemdich.models import Arrival, Declaration, Passage, User
 
-    app = _app(url)
+    app = bench_app(url)
     times = {}
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "bench"))
@@ -147,28 +124,17 @@ def step_import(url: str, path: str, checkpoint_id: int) -> dict:
             "engine": url.split(":", 1)[0]}
 
 
-def run_step(*args) -> dict:
-    out = subprocess.run([sys.executable, __file__, *map(str, args)], capture_output=True, text=True,
-                         cwd=ROOT, timeout=3600)
-    if out.returncode:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"step {args[0]} failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
 
 def main() -> None:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url and url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     tmp = Path(tempfile.mkdtemp(prefix="kd-bench-"))
-    url = url or f"sqlite:///{tmp / 'bench.db'}"
+    url = database_url(tmp=tmp)
     path = tmp / f"qua-chot-{ROWS}.xlsx"
     t = time.perf_counter()
     make_file(path)
     print(f"generated {ROWS:,} rows: {path.stat().st_size / 2**20:.1f} MB in {time.perf_counter() - t:.1f} s")
-    bare = run_step("calamine", path)
-    setup = run_step("setup", url)
-    result = run_step("import", url, path, setup["checkpoint_id"])
+    bare = run_step(__file__, "calamine", path)
+    setup = run_step(__file__, "setup", url)
+    result = run_step(__file__, "import", url, path, setup["checkpoint_id"])
     s = result["seconds"]
     print(f"engine: {result['engine']}")
     print(f"bare python-calamine read: {bare['seconds']:.2f} s, peak {bare['peak_mb']:.0f} MB")

@@ -21,7 +21,6 @@ and precaching for offline use, which the page does not wait for (bodies only).
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,7 @@ def prepare(url: str, instance: str) -> dict:
     from kiemdich.declarations import operations as declarations
     from kiemdich.demo import DEMO_COMMUNE, load_demo
     from kiemdich.extensions import db
-    from kiemdich.models import Declaration, Passage, User, UserCheckpoint, Checkpoint
+    from kiemdich.models import Checkpoint, Declaration, Passage, User, UserCheckpoint
 
     app = bench_app(url, instance)
     with app.app_context():

@@ -10,16 +10,15 @@ bench/declaration_page_size.py.
 
     .venv/bin/python bench/scan_sizes.py
 """
-import os
 import re
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from declaration_page_size import BUDGET_FRAGMENT, BUDGET_PAGE, fetch, first_load, serve  # noqa: E402
+from declaration_page_size import (BUDGET_FRAGMENT, BUDGET_PAGE, compressed_hello, fetch, first_load,  # noqa: E402
+                                   serve, size_app)
 
 
 def _ok(size, budget):
@@ -30,27 +29,15 @@ def main():
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log between the figures
-    instance = tempfile.mkdtemp(prefix="kd-bench-scan-")
-    os.environ["KIEMDICH_INSTANCE"] = instance
-    from flask import Flask
-    from flask_compress import Compress
-
-    from kiemdich import create_app
     from kiemdich.accounts.passwords import hash_password
-    from kiemdich.areas.operations import upsert_units, vietnam_2025_rows
     from kiemdich.declarations import operations as declarations
     from kiemdich.extensions import db
     from kiemdich.models import AreaLevel, Checkpoint, User, UserCheckpoint
     from kiemdich.offline.views import offline_urls
-    from kiemdich.seeds import seed_reference_data
     from tests.factories import DeclarationFactory
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance}/bench.db", "TESTING": True,
-                      "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False})
+    app = size_app("kd-bench-scan-")
     with app.app_context():
-        db.create_all()
-        upsert_units(vietnam_2025_rows())
-        seed_reference_data()
         cp = Checkpoint(code="BENCH001", name="Chốt QL13 – cửa ngõ Chơn Thành", commune_code="25432", road="QL13")
         user = User(username="chot", password_hash=hash_password("mat khau bench"), role="checkpoint",
                     full_name="Trần Văn Bảo")
@@ -66,13 +53,7 @@ def main():
     with app.test_request_context():
         keep = offline_urls("checkpoint")
 
-    hello = Flask("hello")
-    hello.config.update(COMPRESS_ALGORITHM=app.config["COMPRESS_ALGORITHM"],
-                        COMPRESS_MIMETYPES=app.config["COMPRESS_MIMETYPES"])
-    Compress(hello)
-    hello.add_url_rule("/", "hello", lambda: "<!doctype html><title>Hello</title><p>Hello, World!</p>")
-
-    server, hello_server = serve(app), serve(hello)
+    server, hello_server = serve(app), serve(compressed_hello(app))
     port = server.server_port
     try:
         # Sign in as checkpoint staff (not counted: the scan screen is what a shift opens).
