@@ -106,7 +106,8 @@ def build_world() -> World:
     max_cp = db.session.scalar(select(func.max(CheckpointFactory._meta.model.id)))
     max_user = max(u.id for u in [*users.values(), super9, spare])
     names |= {
-        "token_in": token_for(decl_in), "token_fresh": token_for(decl_fresh), "token_mon": token_for(decl_mon), "tampered": _tamper(token_for(decl_in)),
+        "token_in": token_for(decl_in), "token_fresh": token_for(decl_fresh), "token_mon": token_for(decl_mon),
+        "tampered": _tamper(token_for(decl_in)),
         "cp_guess": SimpleNamespace(id=max_cp + 1, code=neighbour(cp_mine.code)),
         "user_guess": SimpleNamespace(id=max_user + 1),
         "code_guess": neighbour(decl_in.code), "batch_guess": SimpleNamespace(id=done_out.id + 1),

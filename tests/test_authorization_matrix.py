@@ -203,7 +203,8 @@ MATRIX: dict[str, list[Probe]] = {
                         P("POST", "/tinh/quy-tac/1/dong/{line_v1.id}", only(supervisor=422), data=LINE),
                         P("POST", "/tinh/quy-tac/{draft}/dong/{line_v1.id}", only(supervisor=NOT_FOUND)),
                         P("POST", "/tinh/quy-tac/{draft}/dong/{line_guess.id}", only(supervisor=NOT_FOUND))],
-    "rules.preview": [P("GET", "/tinh/quy-tac/{draft}/xem-truoc?level=4&doses=0&arrival=2021-11-01", only(**SUPERVISORS)),
+    "rules.preview": [P("GET", "/tinh/quy-tac/{draft}/xem-truoc?level=4&doses=0&arrival=2021-11-01",
+                        only(**SUPERVISORS)),
                       P("GET", "/tinh/quy-tac/99/xem-truoc", only(supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
     "dashboard.drill": [
         P("GET", "/tinh/ds?f=p_all", only(**SUPERVISORS)),

@@ -310,7 +310,8 @@ FORMS = [
     Form("account password", "admin", "/quan-tri/tai-khoan/{spare.id}/mat-khau", {"password": PASSWORD + "!"},
          bad={"password": st.text(max_size=7)}, required=("password",)),
     Form("privacy notice", "admin", "/quan-tri/thong-bao-du-lieu", {"version": "2027-01", "text": "Thông báo " * 8},
-         bad={"version": st.one_of(huge, st.just(" ")), "text": st.text(max_size=40)}, required=("version", "text"), one_shot=True),
+         bad={"version": st.one_of(huge, st.just(" ")), "text": st.text(max_size=40)}, required=("version", "text"),
+         one_shot=True),
     Form("data-subject search", "admin", "/quan-tri/yeu-cau-du-lieu", {"phone": "0912345678"},
          bad={"phone": huge, "id_number": huge, "name": huge, "birth_year": st.one_of(not_an_int, st.just("1800"))},
          required=("phone",)),
@@ -360,19 +361,22 @@ FORMS = [
          bad={"col-0": letters, "col-1": st.just("full_name"), "checkpoint": st.just("{cp_out.id}")},
          required=("col-0", "col-1", "checkpoint")),
     Form("import triage", "supervisor", "/nhap/phan-loai/{row_in.id}", {"commune": "25210"},
-         bad={"commune": st.one_of(letters, st.just("26506"), huge)}, required=("commune",), refusals=(303,), one_shot=True),
+         bad={"commune": st.one_of(letters, st.just("26506"), huge)}, required=("commune",), refusals=(303,),
+         one_shot=True),
     Form("passage export", "checkpoint", "/xuat/qua-chot", {"checkpoint": "0", **EXPORT_PERIOD},
          bad={**PERIOD_BAD, "checkpoint": st.one_of(not_an_int, st.just("{cp_area.id}"))},
          required=("start", "end")),
     Form("arrival export", "commune", "/xuat/nguoi-den", {"commune": "", "status": "", **EXPORT_PERIOD},
          bad={**PERIOD_BAD, "commune": st.one_of(letters, st.just("25417")), "status": letters.map(lambda t: "z" + t)}),
     Form("scan verdict", "checkpoint", "/chot/quet/xem", {"chot": "{cp_mine.code}", "token": "{token_in}"},
-         bad={"chot": st.one_of(letters, st.just("{cp_area.code}")), "token": st.one_of(not_a_token, st.just("{tampered}"))},
+         bad={"chot": st.one_of(letters, st.just("{cp_area.code}")),
+              "token": st.one_of(not_a_token, st.just("{tampered}"))},
          required=("chot", "token")),
     Form("scan passage", "checkpoint", "/chot/qua-chot",
          {"chot": "{cp_mine.code}", "token": "{token_fresh}", "decision": "allow", "test_taken": "none",
           "client_uuid": "6f1c1c1e-7d7b-4b55-9a57-2a6d3f0f5a11", "client_ts": "2026-01-01T00:00:00Z"},
-         bad={"chot": st.one_of(letters, st.just("{cp_area.code}")), "token": st.one_of(not_a_token, st.just("{tampered}")),
+         bad={"chot": st.one_of(letters, st.just("{cp_area.code}")),
+              "token": st.one_of(not_a_token, st.just("{tampered}")),
               "decision": letters.map(lambda t: "z" + t), "test_taken": letters.map(lambda t: "z" + t),
               "client_uuid": st.one_of(letters, huge)},
          required=("chot", "token", "decision")),
@@ -393,7 +397,8 @@ FORMS = [
          bad={"to": st.one_of(letters, st.sampled_from(["25210", "26506"])), "reason": st.just(" ")},
          required=("to", "reason"), one_shot=True),
     Form("health station", "commune", "/xa/tram", {"phone": "0271 3879 123", "lat": "11.53", "lon": "106.88"},
-         bad={"phone": letters, "lat": st.sampled_from(["91", "-91"]), "commune": st.one_of(letters, st.just("25417"))}),
+         bad={"phone": letters, "lat": st.sampled_from(["91", "-91"]),
+              "commune": st.one_of(letters, st.just("25417"))}),
 ]
 
 
@@ -759,7 +764,8 @@ def test_fuzz_upload_writes_all_or_nothing(app):
             assert snapshot() == before
             return
         batch = db.session.scalars(db.select(ImportBatch).order_by(ImportBatch.id.desc())).first()
-        rows = db.session.scalar(db.select(db.func.count()).select_from(ImportRow).where(ImportRow.batch_id == batch.id))
+        rows = db.session.scalar(db.select(db.func.count()).select_from(ImportRow)
+                                 .where(ImportRow.batch_id == batch.id))
         assert batch.status in ("uploaded", "refused"), (batch.status, batch.error)
         assert "_failed" not in (batch.error or ""), batch.error  # an exception inside the job
         assert (rows > 0) == (batch.status == "uploaded")
@@ -774,7 +780,8 @@ def test_fuzz_upload_writes_all_or_nothing(app):
                                   "/sw.js/../app.py", "/c/..%2f..%2fapp.py"])
 def test_path_traversal_is_refused(client, path):
     response = client.get(path)
-    assert response.status_code in (404, 308) and b"SECRET_KEY" not in response.data and b"create_app" not in response.data
+    assert response.status_code in (404, 308)
+    assert b"SECRET_KEY" not in response.data and b"create_app" not in response.data
 
 
 def _raw_upload(client, token: str, checkpoint_id: int, filename: str, content: bytes):
