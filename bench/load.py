@@ -43,16 +43,13 @@ import psutil
 import requests
 from urllib3 import PoolManager
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-BIN = ROOT / ".venv" / "bin"
-WORKERS, THREADS = 2, 4  # as `make run`
+from _setup import BIN, HELLO, ROOT, THREADS, WORKERS, free_port  # noqa: E402  (2 workers x 4 threads, as `make run`)
+
 PASSWORD = "mat khau bench tai"
 STAFF, OFFICERS = 8, 4
 CHECKPOINT_COMMUNES = ["25432", "25399", "25363"]  # the demo's roads into the former Bình Phước
 DEST_COMMUNES = ["25210", "25432", "25417"]  # where the bench travellers go (the officers' communes)
 ORIGIN_PROVINCES = ["79", "80", "68", "66", "92"]  # levels set by the demo data
-HELLO = "from flask import Flask\napp = Flask('hello')\napp.add_url_rule('/', 'hello', lambda: 'Hello, World!')\n"
 MIX = ("traveller", "staff", "commune")
 
 
@@ -75,12 +72,6 @@ def loopback(url: str) -> str:
     if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
         sys.exit(f"refused: {url} is not on loopback (127.0.0.0/8)")
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Database and Redis ----------------------------------------------------------------------------
