@@ -292,6 +292,7 @@ def _iso(day: date | None) -> str | None:
 def change_plan(arrival: Arrival, *, measure: str, days: int, after_days: int, test_days: list[int],
                 reason: str, user) -> None:
     """An officer changes the plan (measure, length, self-monitoring after, test days) with a reason."""
+    lock_arrival(arrival)  # the state checked below is the state written
     reason = _reason(reason)
     if arrival.status not in ("expected", *schedule.MONITORED):
         raise FollowupError(_l("The plan can only be changed while the follow-up is under way."))
@@ -320,6 +321,7 @@ def change_plan(arrival: Arrival, *, measure: str, days: int, after_days: int, t
 
 def close(arrival: Arrival, reason: str, *, user) -> None:
     """End the monitoring now (typically after "ended without final check"), with a reason."""
+    lock_arrival(arrival)  # the state checked below is the state written
     reason = _reason(reason)
     if arrival.status not in (*schedule.MONITORED, "ended_unchecked"):
         raise FollowupError(_l("Only a follow-up under way can be closed."))
@@ -332,6 +334,7 @@ def close(arrival: Arrival, reason: str, *, user) -> None:
 def extend(arrival: Arrival, days: int, reason: str, *, user, today: date | None = None) -> date:
     """Add `days` days of monitoring, counted from today when the last day is already over; returns
     the new last day. Never done without an officer and a reason."""
+    lock_arrival(arrival)  # the state checked below is the state written
     reason = _reason(reason)
     if arrival.status not in (*schedule.MONITORED, "ended_unchecked"):
         raise FollowupError(_l("Only a follow-up under way can be extended."))
@@ -355,6 +358,7 @@ def extend(arrival: Arrival, days: int, reason: str, *, user, today: date | None
 
 def set_outcome(arrival: Arrival, outcome: str, *, user, reason: str = "", facility: str = "") -> None:
     """Lost contact, left the province, or referred to a health facility (named)."""
+    lock_arrival(arrival)  # the state checked below is the state written
     if outcome not in OUTCOMES:
         raise FollowupError(_l("Unknown action."))
     if arrival.status not in schedule.OPEN:
@@ -376,6 +380,7 @@ def set_outcome(arrival: Arrival, outcome: str, *, user, reason: str = "", facil
 
 def resume(arrival: Arrival, reason: str, *, user) -> None:
     """Back in touch after "lost contact": the follow-up goes on where it was."""
+    lock_arrival(arrival)  # the state checked below is the state written
     reason = _reason(reason)
     if arrival.status != "lost_contact":
         raise FollowupError(_l("Only a person marked as lost contact can be resumed."))
@@ -389,6 +394,7 @@ def resume(arrival: Arrival, reason: str, *, user) -> None:
 def transfer(arrival: Arrival, to_code: str, reason: str, *, user) -> Arrival:
     """Hand the follow-up to another commune of the province: this one ends as "transferred" and
     the other commune gets it as expected, with the same plan, the flag and a link to this history."""
+    lock_arrival(arrival)  # the state checked below is the state written
     reason = _reason(reason)
     if arrival.status not in schedule.OPEN:
         raise FollowupError(_l("The follow-up of this person has already ended."))
