@@ -936,3 +936,19 @@ def test_junk_in_every_path_parameter(app):
                 assert changed_tables(before, snapshot()) == [], (rule.rule, path[:200], role)
 
     run()
+
+
+def test_huge_integers_in_forms_are_refused_not_500(client, auth, users):
+    """WTForms' NumberRange overflowed on integers too large for a float (found by hypothesis in CI)."""
+    from kiemdich.fields import IntegerField
+    from flask_wtf import FlaskForm
+    from wtforms.validators import NumberRange
+    from werkzeug.datastructures import MultiDict
+
+    class Form(FlaskForm):
+        class Meta:
+            csrf = False
+        n = IntegerField("n", validators=[NumberRange(0, 10)])
+
+    form = Form(formdata=MultiDict({"n": "9" * 400}))
+    assert form.validate() is False and form.n.errors

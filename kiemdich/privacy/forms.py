@@ -1,8 +1,10 @@
 """Forms of the privacy pages: the notice editor and data-subject requests."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..fields import IntegerField
 
 
 class NoticeForm(FlaskForm):

@@ -1,9 +1,10 @@
 """Forms of the levels and rules editors, and the labels of the codes they use."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..fields import IntegerField
 from .operations import LEVELS, MAX_DAYS
 
 LEVEL_LABELS = {1: _l("Level 1 – low risk"), 2: _l("Level 2 – medium risk"), 3: _l("Level 3 – high risk"),
