@@ -76,6 +76,18 @@ def import_task(batch_id: int, task=None) -> None:
 def _on_startup() -> None:
     beat()
     recover()
+    # A job killed just before this start still holds an unexpired lease: look again once it ran out.
+    recover_task.schedule(delay=_lease_seconds() + 1)
+
+
+@huey.task()
+def recover_task() -> int:
+    return recover()
+
+
+def _lease_seconds() -> int:
+    with job_app().app_context():
+        return int(current_app.config.get("KIEMDICH_JOB_LEASE_SECONDS", 60))
 
 
 @huey.periodic_task(crontab(minute="*"))
