@@ -14,6 +14,7 @@ from kiemdich import tasks
 from kiemdich.extensions import db
 from kiemdich.models import Arrival, Checkpoint, Declaration, ImportBatch, ImportJob, ImportRow, Passage
 from tests.factories_imports import csv_bytes, person, xlsx
+from tests.conftest import csrf_token
 from tests.test_imports_views import latest_batch, mapping_form, upload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,10 @@ def job_row(batch_id):
     return db.session.get(ImportJob, batch_id)
 
 
+def csrf(client, batch_id):
+    return {"csrf_token": csrf_token(client, f"/nhap/{batch_id}")}
+
+
 def count(model, **where):
     stmt = select(func.count()).select_from(model)
     for key, value in where.items():
@@ -129,7 +134,7 @@ def test_consumer_killed_mid_read_and_mid_commit_ends_complete_exactly_once(clie
     page = client.get(f"/nhap/{batch_id}").get_data(as_text=True)
     assert "Công việc đã dừng khi đang đọc tệp" in page and "Tiếp tục" in page
 
-    client.post(f"/nhap/{batch_id}/tiep-tuc", data=mapping_form(client, batch))
+    client.post(f"/nhap/{batch_id}/tiep-tuc", data=csrf(client, batch_id))
     batch = wait_for(lambda: latest_batch() if batch_status() == "uploaded" else None, what="read resumed",
                      log=consumer.log)
     assert batch.total_rows == n and count(ImportRow, batch_id=batch_id) == n
@@ -147,9 +152,9 @@ def test_consumer_killed_mid_read_and_mid_commit_ends_complete_exactly_once(clie
                      log=consumer.log)
     assert batch.error == "interrupted:commit"
     assert (count(Declaration), count(Passage), count(Arrival)) == (0, 0, 0)
-    assert client.post(f"/nhap/{batch_id}/ghi", data=mapping_form(client, batch)).status_code == 409
+    assert client.post(f"/nhap/{batch_id}/ghi", data=csrf(client, batch_id)).status_code == 409
 
-    client.post(f"/nhap/{batch_id}/tiep-tuc", data=mapping_form(client, batch))
+    client.post(f"/nhap/{batch_id}/tiep-tuc", data=csrf(client, batch_id))
     wait_for(lambda: batch_status() == "committed", timeout=300, what="commit resumed", log=consumer.log)
     # A second delivery of the same commit (enqueued twice) finds the batch committed: no row twice.
     tasks.import_task(batch_id)
@@ -171,7 +176,7 @@ def test_a_batch_whose_consumer_died_can_be_cancelled(client, supervisor, consum
     consumer.start()
     batch = wait_for(lambda: latest_batch() if batch_status() == "failed" else None, what="read failed",
                      log=consumer.log)
-    response = client.post(f"/nhap/{batch_id}/huy", data=mapping_form(client, batch))
+    response = client.post(f"/nhap/{batch_id}/huy", data=csrf(client, batch_id))
     assert response.status_code == 302
     assert batch_status() == "cancelled" and count(ImportRow) == 0
     assert job_row(batch_id).file is None  # the upload is not kept once the import is cancelled

@@ -176,7 +176,9 @@ def recover_stale(pending: set[int] = frozenset()) -> int:
     """Fail (resumable) every running batch whose job died: its lease ran out, or it was queued
     and is no longer in the queue. Batches a live job holds locked are skipped (PostgreSQL)."""
     now = utcnow()
-    grace = now - timedelta(seconds=_lease_seconds())
+    # A worker that just took a task may need seconds (a consumer's first task creates the app)
+    # before the job sets its lease: a queued job is lost only once missing from the queue for long.
+    grace = now - timedelta(seconds=max(60, 2 * _lease_seconds()))
     stmt = (select(ImportBatch, ImportJob).join(ImportJob, ImportJob.batch_id == ImportBatch.id)
             .where(ImportBatch.status.in_(RUNNING.values())).order_by(ImportBatch.id)
             .with_for_update(of=ImportBatch, skip_locked=True))
