@@ -64,13 +64,15 @@ def bar_values(page, step_heading: str, until, timeout=300) -> list[int]:
     while time.monotonic() < end:
         if until.is_visible():
             return seen
-        bar = page.locator("#progress progress.bar")
-        if page.get_by_role("heading", name=step_heading).is_visible() and bar.count():
-            value = bar.first.get_attribute("value")
-            if value and (not seen or int(value) != seen[-1]):
-                seen.append(int(value))
-                if len(seen) == 2:
-                    screenshot(page, "import-large-progress")
+        # Read in one go: the section is swapped every second and is gone when the step ends.
+        heading, value = page.evaluate(
+            "() => { const s = document.querySelector('#progress');"
+            " const b = s && s.querySelector('progress.bar');"
+            " return [s ? s.querySelector('h2').textContent.trim() : null, b ? b.getAttribute('value') : null]; }")
+        if heading == step_heading and value and (not seen or int(value) != seen[-1]):
+            seen.append(int(value))
+            if len(seen) == 2:
+                screenshot(page, "import-large-progress")
         time.sleep(0.2)
     raise AssertionError(f"{step_heading}: never finished; bar values {seen}")
 
