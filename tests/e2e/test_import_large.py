@@ -108,3 +108,28 @@ def test_twenty_thousand_rows_through_the_wizard_with_the_bar_advancing(browser,
     assert db.session.scalar(select(func.count()).select_from(Arrival)) == ROWS
     assert errors == []
     context.close()
+
+
+def test_an_interrupted_import_is_resumed_from_its_page(page, users, app):
+    """What the supervisor sees after the consumer died mid-commit: the message, Resume, Cancel."""
+    from kiemdich.models import ImportJob
+    from tests.test_imports import dry
+
+    checkpoint = db.session.scalar(select(Checkpoint))
+    batch = dry(xlsx([person(i) for i in range(1, 4)]), users["supervisor"], checkpoint)
+    db.session.add(ImportJob(batch_id=batch.id, job="commit", attempts=1, user_id=users["supervisor"].id))
+    batch.status, batch.error = "failed", "interrupted:commit"
+    db.session.commit()
+    page.goto("/dang-nhap")
+    page.get_by_label("Tên đăng nhập").fill("super1")
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_label("Mật khẩu").press("Enter")
+    page.goto(f"/nhap/{batch.id}")
+    expect(page.get_by_role("heading", name="Bị gián đoạn")).to_be_visible()
+    expect(page.get_by_text("Công việc đã dừng khi đang ghi dữ liệu")).to_be_visible()
+    screenshot(page, "import-interrupted")
+    page.get_by_role("button", name="Tiếp tục").click()  # the queue runs in immediate mode here
+    expect(page.get_by_role("heading", name=re.compile("^Đã nhập"))).to_be_visible(timeout=15000)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Declaration)) == 3
+    assert page.console_errors == []
