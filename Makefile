@@ -1,4 +1,4 @@
-# kiemdich: `make run` serves the app with demo data; `make test` runs the whole suite.
+# kiemdich: `make run` serves the app with demo data (gunicorn + the job queue's consumer, bin/serve); `make test` runs the whole suite.
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTHON ?= python3
@@ -9,8 +9,7 @@ export FLASK_APP := app.py
 run: install assets translations db
 	@$(BIN)/flask kiemdich demo
 	@echo "kiemdich: http://127.0.0.1:8000"
-	KIEMDICH_INSECURE_COOKIES=1 $(BIN)/gunicorn --bind 127.0.0.1:8000 --workers 2 --threads 4 \
-		--access-logfile - app:app
+	KIEMDICH_INSECURE_COOKIES=1 bin/serve --bind 127.0.0.1:8000 --workers 2 --threads 4 --access-logfile -
 
 test: install-dev assets test-assets translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -146,7 +146,7 @@ class Client:
         if self.cookie:
             h["Cookie"] = self.cookie
         if body is not None:
-            h["Content-Type"] = "application/x-www-form-urlencoded"
+            h.setdefault("Content-Type", "application/x-www-form-urlencoded")
         for attempt in (1, 2):  # gunicorn closes idle keep-alive connections after 2 s: reconnect once
             try:
                 self.conn.request(method, path, body=body, headers=h)

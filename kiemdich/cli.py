@@ -83,14 +83,29 @@ def demo_command(force):
 @click.option("--dry-run", is_flag=True, help="Only count what would be de-identified.")
 def retention_command(days, dry_run):
     """De-identify old travellers (name, ID, phone, street, plate); counts stay. Idempotent, audited."""
-    from .privacy.operations import retention
+    from .daily import retention
 
-    count = retention(days, dry_run=dry_run)
+    count = retention(days, dry_run=dry_run)  # the same function as the queue's daily task
     if dry_run:
         click.echo(f"{count} declarations would be de-identified (monitoring ended more than {days} days ago).")
         return
-    db.session.commit()
     click.echo(f"{count} declarations de-identified (monitoring ended more than {days} days ago).")
+
+
+@group.command("end-rule")
+def end_rule_command():
+    """Apply the end-of-monitoring rule now (the queue's consumer runs it daily at 00:05)."""
+    from .daily import end_rule
+
+    click.echo(f"End rule applied: {end_rule()} arrival(s) changed.")
+
+
+@group.command("recover-jobs")
+def recover_jobs_command():
+    """Fail (resumable) the import jobs whose process died; the consumer does it every minute."""
+    from .tasks import recover
+
+    click.echo(f"{recover()} interrupted import job(s) marked failed and resumable.")
 
 
 @group.command("rotate-key")

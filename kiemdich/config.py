@@ -66,3 +66,12 @@ class Config:
     # Throttling of sign-in: after this many failures the account waits, doubling each time.
     KIEMDICH_LOGIN_FREE_FAILURES = 5
     KIEMDICH_LOGIN_BASE_DELAY_SECONDS = 30
+    # Import jobs (kiemdich/tasks.py): a running job renews its lease; one whose lease ran out
+    # died with its process and is failed (resumable). The file is read in a child process with
+    # at most this much address space, so a crafted file kills only that child.
+    KIEMDICH_JOB_LEASE_SECONDS = int(os.environ.get("KIEMDICH_JOB_LEASE_SECONDS", "60"))
+    KIEMDICH_IMPORT_MEMORY_MB = int(os.environ.get("KIEMDICH_IMPORT_MEMORY_MB", "1536"))
+    # Exports of more rows than this are written by the queue to a file, downloaded when ready.
+    KIEMDICH_EXPORT_JOB_ROWS = int(os.environ.get("KIEMDICH_EXPORT_JOB_ROWS", "5000"))
+    # Days after the end of monitoring before the daily task de-identifies (unset: never).
+    KIEMDICH_RETENTION_DAYS = os.environ.get("KIEMDICH_RETENTION_DAYS")

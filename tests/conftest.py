@@ -99,6 +99,10 @@ def app(database_url, tmp_path):
         "REMEMBER_COOKIE_SECURE": False,
     })
     app.test_client_class = Client
+    # Unit tests run queued jobs in Huey's immediate mode (in the caller); the tests that need a
+    # real consumer process (tests/test_queue.py, the e2e import) switch it off.
+    from kiemdich.tasks import huey
+    huey.immediate = True
     with app.app_context():
         limiter.reset()  # rate-limit counters (in Redis when REDIS_URL is set) start at zero
         _empty_tables()

@@ -300,7 +300,7 @@ def test_failure_mid_commit_leaves_no_partial_batch(app, supervisor, checkpoint,
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(operations, "route_arrivals", boom)  # after declarations and passages were sent
-    jobs.run(app, "commit", batch.id, supervisor.id)
+    jobs.start(batch, "commit", supervisor.id)  # the queue in immediate mode: runs now
     db.session.expire_all()
     batch = db.session.get(ImportBatch, batch.id)
     assert batch.status == "failed" and batch.error == "commit_failed:RuntimeError"
@@ -310,16 +310,13 @@ def test_failure_mid_commit_leaves_no_partial_batch(app, supervisor, checkpoint,
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "import.commit")) is None
 
 
-def test_background_thread_reports_progress_in_the_batch(app, supervisor, checkpoint):
+def test_queued_jobs_record_their_outcome_in_the_batch(app, supervisor, checkpoint):
     batch = load(xlsx([person(i) for i in range(1, 31)]), supervisor, checkpoint)
-    thread = jobs.start(app, "dry_run", batch.id, supervisor.id)
-    assert thread is not None
-    thread.join(60)
+    jobs.start(batch, "dry_run", supervisor.id)
     db.session.expire_all()
     batch = db.session.get(ImportBatch, batch.id)
     assert (batch.status, batch.counts["new"], batch.processed_rows) == ("analysed", 30, 30)
-    thread = jobs.start(app, "commit", batch.id, supervisor.id)
-    thread.join(60)
+    jobs.start(batch, "commit", supervisor.id)
     db.session.expire_all()
     assert db.session.get(ImportBatch, batch.id).status == "committed"
     assert count(Arrival) == 30

@@ -1,7 +1,8 @@
 """Downloading lists: passages for checkpoint staff and supervisors, arrivals for communes."""
 import tempfile
+from itertools import chain, islice
 
-from flask import Blueprint, abort, render_template, send_file
+from flask import Blueprint, abort, current_app, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,7 +13,8 @@ from ..clock import local, today, utcnow
 from ..extensions import db
 from ..models import AdminUnit, Checkpoint
 from ..models.followup import ARRIVAL_STATUSES
-from . import operations
+from ..web import page_or_fragment
+from . import jobs, operations
 from .forms import ArrivalExportForm, PassageExportForm
 
 bp = Blueprint("exports", __name__, url_prefix="/xuat")
@@ -29,15 +31,47 @@ def _visible_checkpoints() -> list[Checkpoint]:
     return list(db.session.scalars(stmt.order_by(Checkpoint.name)))
 
 
-def _download(fmt: str, title, header, rows, *, action, detail, filename, area_code=None):
-    # Written to a temporary file row by row, then streamed from it: memory stays flat.
+def _download(fmt: str, title, header, rows, *, action, detail, filename, area_code=None, spec=None):
+    # Up to KIEMDICH_EXPORT_JOB_ROWS rows: written to a temporary file row by row, then streamed from
+    # it (memory stays flat). More: the queue's consumer writes it and the page offers it when ready.
+    limit = current_app.config.get("KIEMDICH_EXPORT_JOB_ROWS", 5000)
+    first = list(islice(rows, limit + 1))
+    if spec is not None and len(first) > limit:
+        export_id = jobs.start(spec, fmt=fmt, title=title, header=header, action=action, detail=detail,
+                               filename=filename, area_code=area_code, user=current_user)
+        return redirect(url_for(".job", export_id=export_id), 303)
     tmp = tempfile.TemporaryFile()
-    operations.export(tmp, fmt, title, header, rows, action=action, user=current_user, detail=detail,
-                      area_code=area_code)
+    operations.export(tmp, fmt, title, header, chain(first, rows), action=action, user=current_user,
+                      detail=detail, area_code=area_code)
     db.session.commit()
     tmp.seek(0)
     return send_file(tmp, mimetype=MIMETYPES[fmt], as_attachment=True, download_name=f"{filename}.{fmt}",
                      max_age=0)
+
+
+def _own_job(export_id: str) -> dict:
+    data = jobs.state(export_id)
+    if data is None or data["user_id"] != current_user.id:
+        abort(404)
+    return data
+
+
+@bp.get("/tep/<export_id>")
+@role_required("checkpoint", "supervisor", "commune")
+def job(export_id: str):
+    """A large export being written by the queue: progress, then the download link (polled by htmx)."""
+    data = _own_job(export_id)
+    return page_or_fragment("exports/job.html", "exports/_job.html", job=data)
+
+
+@bp.get("/tep/<export_id>/tai")
+@role_required("checkpoint", "supervisor", "commune")
+def job_file(export_id: str):
+    data = _own_job(export_id)
+    if data["state"] != "ready":
+        abort(409)
+    return send_file(jobs.file_path(data), mimetype=MIMETYPES[data["fmt"]], as_attachment=True,
+                     download_name=data["filename"], max_age=0)
 
 
 def _stamp() -> str:
@@ -73,7 +107,9 @@ def passages():
         return _download(form.fmt.data, title, operations.HEADER, rows, action="export.passages",
                          detail=f"checkpoints={','.join(str(c.id) for c in chosen)} {start}..{end}",
                          filename=f"qua-chot_{start:%Y%m%d}-{end:%Y%m%d}",
-                         area_code=chosen[0].commune_code if len(chosen) == 1 else None)
+                         area_code=chosen[0].commune_code if len(chosen) == 1 else None,
+                         spec={"kind": "passages", "checkpoint_ids": [c.id for c in chosen],
+                               "start": start.isoformat(), "end": end.isoformat()})
     status = 422 if form.is_submitted() else 200
     return render_template("exports/passages.html", form=form), status
 
@@ -111,5 +147,8 @@ def arrivals():
         return _download(form.fmt.data, title, operations.ARRIVAL_HEADER, rows, action="export.arrivals",
                          detail=f"communes={','.join(chosen)} status={status or 'all'}",
                          filename=f"nguoi-den_{today():%Y%m%d}",
-                         area_code=chosen[0] if len(chosen) == 1 else None)
+                         area_code=chosen[0] if len(chosen) == 1 else None,
+                         spec={"kind": "arrivals", "communes": chosen, "statuses": [status] if status else [],
+                               "start": start.isoformat() if start else None,
+                               "end": end.isoformat() if end else None})
     return render_template("exports/arrivals.html", form=form), (422 if form.is_submitted() else 200)

@@ -51,6 +51,10 @@ def batch_error(code: str) -> str:
     if name == "commit_failed":
         return _("Writing failed and was rolled back: no row of this file was written (%(detail)s). "
                  "Run the dry run again, then write.", detail=detail)
+    if name == "interrupted":
+        step = {"read": _("reading the file"), "dry_run": _("the dry run"), "commit": _("writing")}.get(detail, detail)
+        return _("The job stopped while %(step)s (its process ended) and nothing of that step was "
+                 "written. Resume it, or cancel the import.", step=step)
     if name == "dry_run_failed":
         return _("The dry run failed (%(detail)s). Check the columns and try again.", detail=detail)
     return _("The file could not be read (%(detail)s).", detail=detail or name)

@@ -314,12 +314,16 @@ def analyse(batch: ImportBatch, ctx: Context, progress=None):
     columns = _columns(batch)
     rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
                               .where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_number)).all()
-    parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
+    parsed = []
+    for i, (rid, number, data) in enumerate(rows):  # the rules are the slow part: report progress here
+        parsed.append(parse_row(rid, number, data or {}, columns, ctx))
+        if progress and (i + 1) % PROGRESS_EVERY == 0:
+            progress(i + 1)
     moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
     if moments:
         load_known(ctx, min(moments), max(moments), {p.checkpoint_id for p in parsed if p.checkpoint_id})
     first_seen: dict[tuple, int] = {}
-    for i, p in enumerate(parsed):
+    for p in parsed:
         if p.status != "invalid" and p.key is not None:
             if p.key in ctx.known:
                 p.status, p.errors = "duplicate", ["duplicate_db"]
@@ -327,8 +331,6 @@ def analyse(batch: ImportBatch, ctx: Context, progress=None):
                 p.status, p.errors = "duplicate", [f"duplicate_file:{first_seen[p.key]}"]
             else:
                 first_seen[p.key] = p.number
-        if progress and (i + 1) % PROGRESS_EVERY == 0:
-            progress(i + 1)
     return parsed
 
 

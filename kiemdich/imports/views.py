@@ -12,10 +12,10 @@ from ..accounts.auth import role_required
 from ..accounts.scope import commune_codes
 from ..exports.operations import write_xlsx
 from ..extensions import db, limiter
-from ..models import Checkpoint, ImportBatch, ImportProfile, ImportRow, User
+from ..models import Checkpoint, ImportBatch, ImportJob, ImportProfile, ImportRow, User
 from ..text import form_int
 from ..web import page_or_fragment
-from . import jobs, messages, operations, values
+from . import jobs, messages, operations, sandbox, values
 from .addresses import suggestions
 from .header import FIELDS, IGNORE
 from .reader import FileProblem
@@ -77,13 +77,16 @@ def upload():
         abort(403)
     profile_id = form_int(request.form.get("profile")) or None  # a huge number would fail the job, not the form
     try:
-        parsed = operations.parse_upload(data, max_unzipped=current_app.config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"))
+        # Only what is cheap and bounded here (type, archive sizes); the rows are read by the queue's
+        # consumer in a child process with a memory limit: a crafted file cannot kill a web worker.
+        sandbox.check_upload(data, max_unzipped=current_app.config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"))
     except FileProblem as problem:
         return _index(problem.message, 422)
     batch = operations.create_batch(upload.filename, data, user=current_user, checkpoint_id=checkpoint_id)
-    db.session.commit()
-    jobs.start(current_app._get_current_object(), "read", batch.id, current_user.id, data=parsed,
-               profile_id=profile_id)
+    jobs.start(batch, "read", current_user.id, profile_id=profile_id, file=data)
+    batch = db.session.get(ImportBatch, batch.id)
+    if batch.status == "refused":  # read already (a quick consumer, or immediate mode): say why here
+        return _index(messages.batch_error(batch.error), 422)
     return redirect(url_for(".show", batch_id=batch.id))
 
 
@@ -103,6 +106,8 @@ def show(batch_id: int):
 
 def _render(batch: ImportBatch, *, mapping_errors=None, status: int = 200):
     context = {"batch": batch, "statuses": messages.STATUS, "running": batch.status in messages.RUNNING,
+               "job": db.session.get(ImportJob, batch.id),
+               "interrupted": batch.status == "failed" and batch.error.startswith("interrupted:"),
                "error": messages.batch_error(batch.error), "fields": FIELDS}
     if batch.status in ("uploaded", "failed", "analysed"):
         context["previous"] = [(b, db.session.get(User, b.uploaded_by_id) if b.uploaded_by_id else None)
@@ -128,6 +133,7 @@ def progress(batch_id: int):
         response.headers["HX-Redirect"] = url_for(".show", batch_id=batch.id)
         return response
     return page_or_fragment("imports/batch.html", "imports/_progress.html", batch=batch,
+                            job=db.session.get(ImportJob, batch.id),
                             statuses=messages.STATUS, running=True, error="", fields=FIELDS)
 
 
@@ -168,8 +174,7 @@ def mapping(batch_id: int):
     if profile_name:
         profile = operations.save_profile(profile_name, chosen, user=current_user)
         batch.profile_id = profile.id
-    db.session.commit()
-    jobs.start(current_app._get_current_object(), "dry_run", batch.id, current_user.id)
+    jobs.start(batch, "dry_run", current_user.id)
     return redirect(url_for(".show", batch_id=batch.id))
 
 
@@ -180,7 +185,20 @@ def commit(batch_id: int):
     batch = _batch(batch_id)
     if batch.status != "analysed":
         abort(409)
-    jobs.start(current_app._get_current_object(), "commit", batch.id, current_user.id)
+    jobs.start(batch, "commit", current_user.id)
+    return redirect(url_for(".show", batch_id=batch.id))
+
+
+@bp.post("/<int:batch_id>/tiep-tuc")
+@role_required("supervisor")
+def resume(batch_id: int):
+    """Run an interrupted job again (its process died): nothing of it was written."""
+    batch = _batch(batch_id)
+    audit.record("import.resume", batch)
+    try:
+        jobs.resume(batch, current_user.id)  # commits
+    except operations.ImportFailure:
+        abort(409)
     return redirect(url_for(".show", batch_id=batch.id))
 
 
@@ -204,6 +222,7 @@ def cancel(batch_id: int):
     if batch.status not in ("uploaded", "analysed", "failed", "refused"):
         abort(409)
     db.session.execute(ImportRow.__table__.delete().where(ImportRow.batch_id == batch.id))
+    db.session.execute(ImportJob.__table__.update().where(ImportJob.batch_id == batch.id).values(file=None))
     batch.status = "cancelled"
     audit.record("import.cancel", batch)
     db.session.commit()

@@ -3,7 +3,7 @@ from .areas import AdminUnit, AreaLevel
 from .audit import AuditEvent
 from .checkpoints import Checkpoint, RetiredCheckpointCode
 from .followup import Arrival, ArrivalEvent, HealthCheck
-from .imports import ImportBatch, ImportProfile, ImportRow
+from .imports import ImportBatch, ImportJob, ImportProfile, ImportRow
 from .rules import Instruction, MonitoringRule
 from .settings import PrivacyNotice, Setting
 from .travel import Declaration, Passage
@@ -11,7 +11,7 @@ from .users import User, UserArea, UserCheckpoint
 
 __all__ = [
     "AdminUnit", "AreaLevel", "AuditEvent", "Checkpoint", "RetiredCheckpointCode", "Arrival",
-    "ArrivalEvent", "HealthCheck", "ImportBatch", "ImportProfile", "ImportRow", "Instruction",
+    "ArrivalEvent", "HealthCheck", "ImportBatch", "ImportJob", "ImportProfile", "ImportRow", "Instruction",
     "MonitoringRule", "PrivacyNotice", "Setting", "Declaration", "Passage", "User", "UserArea",
     "UserCheckpoint",
 ]

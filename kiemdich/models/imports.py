@@ -1,7 +1,7 @@
 """Spreadsheet imports: a batch per uploaded file, a row per line, saved column mappings."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -58,3 +58,25 @@ class ImportRow(db.Model):
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"))
 
     batch: Mapped[ImportBatch] = relationship(back_populates="rows")
+
+
+class ImportJob(db.Model):
+    """The running job of a batch: progress, lease and the uploaded file, in a row of its own.
+
+    The job's long transaction writes import_batch (mapping, status); progress and the lease are
+    written on another connection while it runs, so they must live in a row that transaction never
+    locks, or the progress update would wait on the job's own lock for ever (PostgreSQL).
+    """
+
+    __tablename__ = "import_job"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), primary_key=True)
+    job: Mapped[str] = mapped_column(String(16), default="read")  # read, dry_run, commit
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    profile_id: Mapped[int | None] = mapped_column(Integer)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a running job renews it
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    file: Mapped[bytes | None] = mapped_column(LargeBinary)  # the upload, until its rows are stored
