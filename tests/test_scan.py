@@ -135,8 +135,8 @@ def _primary(html: str) -> str:
 
 @pytest.mark.parametrize("origin,doses,band,primary,words", [
     ("01", 2, "ok", "allow", "Cho qua"),  # level 1: health declaration only
-    ("79", 2, "amber", "allow", "Tự theo dõi sức khỏe 7 ngày, đến"),  # level 4, vaccinated
-    ("79", 1, "amber", "allow", "Cách ly tại nhà 7 ngày, đến"),  # level 4, partly vaccinated
+    ("79", 2, "amber", "allow", "Xét nghiệm vào ngày 1"),  # level 4, vaccinated: self-monitoring 7 days
+    ("79", 1, "amber", "allow", "Cách ly tại nhà 7 ngày"),  # level 4, partly vaccinated
     ("79", 0, "red", "quarantine", "Cách ly tập trung 14 ngày"),  # level 4, unvaccinated
 ])
 def test_verdict_band_and_primary_button_follow_the_computed_instruction(client, staff, origin, doses, band,
@@ -149,7 +149,7 @@ def test_verdict_band_and_primary_button_follow_the_computed_instruction(client,
     assert "Mã thật, còn hạn đến" in html and "Mã hợp lệ" not in html  # the signature is a small line
     if band == "red":  # letting through is an override that asks for a reason
         assert re.search(r'<details class="override">.*name="allow_reason"[^>]*required.*value="allow"', html, re.S)
-        assert "Xét nghiệm vào ngày 1, 7, 14" in html and "Cần lãnh đạo phê duyệt" in html
+        assert "Xét nghiệm vào ngày 1, 7, 14" in html and "Sau đó tự theo dõi sức khỏe đến" in html
     else:
         assert "allow_reason" not in html
 

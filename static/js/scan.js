@@ -185,10 +185,9 @@
   function conditionsOf(line) {
     if (!line) return [];
     var out = [], days = line[4] || 0;
-    if (L("m-" + line[3]) !== "m-" + line[3]) out.push(L("m-" + line[3], { n: days, d: day(Math.max(days, 1) - 1) }));
+    if (line[3] !== "declaration_only") out.push(L("m-until", { d: day(Math.max(days, 1) - 1) }));
     if (line[6]) out.push(L("m-after", { d: day(Math.max(days, 1) - 1 + line[6]) }));
     if (line[5] && line[5].length) out.push(L("m-tests", { days: line[5].join(", ") }));
-    if (line[7]) out.push(L("m-approval"));
     return out;
   }
   /* Band, conditions and decision buttons of a local card for the origin chosen (or not yet). */
