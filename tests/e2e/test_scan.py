@@ -165,6 +165,11 @@ def _launched(browser_type, args):
         launched.close()
 
 
+def _decision_buttons_on_screen(page):
+    from tests.e2e.test_verdict_card import _decision_buttons_on_screen as check
+    return check(page)
+
+
 def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(browser, app, users, server, tmp_path):
     decl = _travellers(1)[0]
     url = _url(server, decl)
@@ -188,6 +193,8 @@ def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(browser, app, use
         expect(card).to_contain_text("Nguyễn Văn Khách 00", timeout=20000)  # the server's card: the name as typed
         expect(card).to_contain_text("cấp độ 4")
         expect(card).to_contain_text("Tự theo dõi sức khỏe 7 ngày")
+        expect(card.locator(".band")).to_have_text("Cho qua, kèm điều kiện")  # level 4, vaccinated: amber
+        _decision_buttons_on_screen(page)  # camera path: the decision is on screen, "Cho qua" focused
         page.get_by_role("button", name="Tắt camera").click()
         screenshot(page, "scan-verdict-green")
 
@@ -379,6 +386,8 @@ def test_self_checkin_waiting_is_confirmed_from_the_scan_screen(browser, app, us
     expect(card).to_contain_text("Đã tự báo có mặt lúc")
     card.get_by_role("button", name="Cho qua", exact=True).click()
     expect(page.locator(".verdict-result.created")).to_contain_text("Cho qua")
+    # The answered check-in leaves the list at once (not at the next minute's poll).
+    expect(waiting).not_to_contain_text("Nguyễn Văn Khách 00", timeout=3000)
     passages = [p for p in _passages() if p.kind == "staff"]
     assert len(passages) == 1 and passages[0].confirms_id == checkin.id
     assert errors == []
