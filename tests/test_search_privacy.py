@@ -3,8 +3,8 @@ of every role that can carry a name, a phone or an ID number, and none of them i
 
 The searches: checkpoint staff's lookup by phone and by ID number (and the card it opens); a
 commune officer's list search by name and by phone on every list, its non-script form, and the
-next page of a searched list. Supervisors and admins have no search by name, phone or ID (their
-filters are areas, dates, checkpoints and officers' user names)."""
+next page of a searched list; an admin's data-subject request search. Supervisors have no search
+by name, phone or ID (their filters are areas, dates, checkpoints and officers' user names)."""
 import os
 import re
 import socket
@@ -107,6 +107,14 @@ def test_no_name_phone_or_id_number_reaches_the_access_log(app, users, gunicorn)
         assert panel.status_code == 200 and 'name="q"' in panel.text
         assert officer.post(f"{base}/xa/ds/{key}/dong", data={"q": NAME, "trang": "2"}, headers=htmx).status_code == 200
     assert hits >= 4  # the arrival was found: the searches really carried the name and the phone
+
+    # Admin: the data-subject request search (by ID number, phone, name) and its export.
+    admin, csrf = _signed_in(base, "admin1")
+    for field, value in (("id_number", ID_NUMBER), ("phone", PHONE), ("name", NAME)):
+        found = admin.post(base + "/quan-tri/yeu-cau-du-lieu", data={"csrf_token": csrf, field: value})
+        assert found.status_code == 200 and NAME in found.text, field
+    assert admin.post(base + "/quan-tri/yeu-cau-du-lieu/xuat",
+                      data={"csrf_token": csrf, "code": decl.code}).status_code == 200
 
     time.sleep(0.5)  # gunicorn writes each line as the request ends
     text = log.read_text()
