@@ -481,13 +481,13 @@
       input.focus();
     });
   });
-  if (!/[?&]chot=/.test(location.search)) {
-    var kept = null;
-    try { kept = localStorage.getItem(CP_KEY); } catch (e) { kept = null; }
-    Array.prototype.forEach.call(switches, function (link) {
-      if (kept && link.getAttribute("data-switch") === kept && kept !== checkpoint) useCheckpoint(link);
-    });
-  }
+  /* The checkpoint asked for in the address, else the one last used on this phone. The offline copy
+     of this page was rendered for one checkpoint: this also corrects it for the others. */
+  var asked = (/[?&]chot=([^&]+)/.exec(location.search) || [])[1], wanted = asked ? decodeURIComponent(asked).toUpperCase() : null;
+  if (!wanted) { try { wanted = localStorage.getItem(CP_KEY); } catch (e) { wanted = null; } }
+  Array.prototype.forEach.call(switches, function (link) {
+    if (wanted && link.getAttribute("data-switch") === wanted && wanted !== checkpoint) useCheckpoint(link);
+  });
 
   loadPending();
   setInterval(loadPending, 60000);

@@ -221,5 +221,7 @@ def test_staff_land_on_the_scan_screen_and_switch_checkpoint_in_one_tap(browser,
     expect(page.locator(".verdict-result.created")).to_contain_text("Cho qua")
     (passage,) = _passages()
     assert passage.checkpoint_id == other.id  # recorded at the checkpoint chosen
+    page.goto("/chot/quet")  # the phone remembers the choice
+    expect(page.locator("[data-checkpoint-name]")).to_have_text(other.name)
     assert errors == []
     context.close()
