@@ -276,9 +276,12 @@ MATRIX: dict[str, list[Probe]] = {
                                                                       "token": "{token_in}", "decision": "allow"})],
 
     # --- commune officers ------------------------------------------------------------------------------
-    "followup.panel": [P("GET", "/xa/ds/due", only(commune=200)), P("GET", "/xa/ds/nope", only(commune=NOT_FOUND))],
+    "followup.panel": [P("GET", "/xa/ds/due", only(commune=200)), P("GET", "/xa/ds/nope", only(commune=NOT_FOUND)),
+                       P("POST", "/xa/ds/due", only(commune=200), data={"q": "0912"})],
     "followup.rows": [P("GET", "/xa/ds/due/dong", only(commune=200)),
-                      P("GET", "/xa/ds/nope/dong", only(commune=NOT_FOUND))],
+                      P("GET", "/xa/ds/nope/dong", only(commune=NOT_FOUND)),
+                      P("POST", "/xa/ds/due/dong", only(commune=200), data={"q": "0912"}),
+                      P("POST", "/xa/ds/nope/dong", only(commune=NOT_FOUND), data={"q": "0912"})],
     "followup.detail": _arrival_pages(""),
     "followup.confirm": _arrival_pages("/xac-nhan", "POST", 200, data={"how": "phone"}),
     "followup.check": _arrival_pages("/kiem-tra", "POST", 200),  # an empty check: seen, nothing to report
