@@ -335,7 +335,7 @@
      up the next person instead of deciding for the previous one. */
   document.addEventListener("keydown", function (e) {
     var el = document.activeElement;
-    if (e.key.length !== 1 || e.ctrlKey || e.metaKey || e.altKey || !el || !box.contains(el)) return;
+    if (e.key.length !== 1 || e.key === " " || e.ctrlKey || e.metaKey || e.altKey || !el || !box.contains(el)) return;
     if (el.tagName === "BUTTON" || el.tagName === "SUMMARY" || el.tagName === "A") input.focus();
   }, true);
 
