@@ -87,6 +87,9 @@ def test_verdict_follows_the_rules_and_the_decision_is_on_screen(browser, app, u
     # "Cho qua" is only an override, and it asks for a reason before anything is sent.
     card.locator("details.override summary").click()
     override = card.locator("details.override").get_by_role("button", name="Cho qua", exact=True)
+    for target in (card.locator("details.override summary"), card.locator('input[name="allow_reason"]'), override):
+        box = target.bounding_box()  # thumb-sized, like every control added to the card
+        assert box["width"] >= 44 and box["height"] >= 44, box
     override.click()
     page.wait_for_timeout(500)
     assert _passages() == []
