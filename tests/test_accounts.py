@@ -10,7 +10,7 @@ from kiemdich.models import AuditEvent, User
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD
 
-HOMES = {"admin": "/quan-tri/tai-khoan/", "supervisor": "/tinh", "checkpoint": "/chot", "commune": "/xa"}
+HOMES = {"admin": "/quan-tri/tai-khoan/", "supervisor": "/tinh", "checkpoint": "/chot/quet", "commune": "/xa"}
 USERNAMES = {"admin": "admin1", "supervisor": "super1", "checkpoint": "chot1", "commune": "xa1"}
 
 

@@ -48,7 +48,7 @@ def everyone(status, **statuses) -> dict:
 
 SUPERVISORS = {"supervisor": 200, "area_supervisor": 200}
 HOME = {"admin": redirect("/quan-tri/tai-khoan/"), "supervisor": redirect("/tinh"),
-        "area_supervisor": redirect("/tinh"), "checkpoint": redirect("/chot"), "commune": redirect("/xa")}
+        "area_supervisor": redirect("/tinh"), "checkpoint": redirect("/chot/quet"), "commune": redirect("/xa")}
 
 
 @dataclass
@@ -255,9 +255,9 @@ MATRIX: dict[str, list[Probe]] = {
     # --- checkpoint staff ---------------------------------------------------------------------------------
     "scan.scan_page": [P("GET", "/chot/quet", only(checkpoint=200))],
     "scan.today": [P("GET", "/chot/hom-nay", only(checkpoint=200))],
-    "scan.lookup": [P("GET", "/chot/quet/tim?chot={cp_mine.code}&q=0912", only(checkpoint=200)),
-                    P("GET", "/chot/quet/tim?chot={cp_area.code}&q=0912", only(checkpoint=FORBIDDEN)),
-                    P("GET", "/chot/quet/tim?chot={cp_guess.code}&q=0912", only(checkpoint=NOT_FOUND))],
+    "scan.lookup": [P("POST", "/chot/quet/tim", only(checkpoint=200), data={"chot": "{cp_mine.code}", "q": "0912"}),
+                    P("POST", "/chot/quet/tim", only(checkpoint=FORBIDDEN), data={"chot": "{cp_area.code}", "q": "0912"}),
+                    P("POST", "/chot/quet/tim", only(checkpoint=NOT_FOUND), data={"chot": "{cp_guess.code}", "q": "0912"})],
     "scan.pending": [P("GET", "/chot/tu-bao?chot={cp_mine.code}", only(checkpoint=200)),
                      P("GET", "/chot/tu-bao?chot={cp_area.code}", only(checkpoint=FORBIDDEN)),
                      P("GET", "/chot/tu-bao?chot={cp_guess.code}", only(checkpoint=NOT_FOUND))],
@@ -276,9 +276,12 @@ MATRIX: dict[str, list[Probe]] = {
                                                                       "token": "{token_in}", "decision": "allow"})],
 
     # --- commune officers ------------------------------------------------------------------------------
-    "followup.panel": [P("GET", "/xa/ds/due", only(commune=200)), P("GET", "/xa/ds/nope", only(commune=NOT_FOUND))],
+    "followup.panel": [P("GET", "/xa/ds/due", only(commune=200)), P("GET", "/xa/ds/nope", only(commune=NOT_FOUND)),
+                       P("POST", "/xa/ds/due", only(commune=200), data={"q": "0912"})],
     "followup.rows": [P("GET", "/xa/ds/due/dong", only(commune=200)),
-                      P("GET", "/xa/ds/nope/dong", only(commune=NOT_FOUND))],
+                      P("GET", "/xa/ds/nope/dong", only(commune=NOT_FOUND)),
+                      P("POST", "/xa/ds/due/dong", only(commune=200), data={"q": "0912"}),
+                      P("POST", "/xa/ds/nope/dong", only(commune=NOT_FOUND), data={"q": "0912"})],
     "followup.detail": _arrival_pages(""),
     "followup.confirm": _arrival_pages("/xac-nhan", "POST", 200, data={"how": "phone"}),
     "followup.check": _arrival_pages("/kiem-tra", "POST", 200),  # an empty check: seen, nothing to report

@@ -124,8 +124,59 @@ def test_verdict_shows_the_traveller_and_the_computed_instruction(client, staff)
     assert response.status_code == 200
     assert "Lê Thị Hoa" in html and "••••••••6789" in html and "079123456789" not in html
     assert "5 · Tự theo dõi sức khỏe 7 ngày" in html or "Tự theo dõi sức khỏe 7 ngày" in html  # level 4, full
-    assert 'class="verdict ok"' in html and "data-outbox" in html
-    assert len(response.data) < 5 * 1024
+    assert 'class="verdict amber"' in html and "data-outbox" in html  # self-monitoring: conditions
+    assert len(response.data) < 6 * 1024
+
+
+def _primary(html: str) -> str:
+    """The decision value of the card's primary (first, focused) button."""
+    return re.search(r'<button[^>]*value="(\w+)"[^>]*data-primary', html).group(1)
+
+
+@pytest.mark.parametrize("origin,doses,band,primary,words", [
+    ("01", 2, "ok", "allow", "Cho qua"),  # level 1: health declaration only
+    ("79", 2, "amber", "allow", "Xét nghiệm vào ngày 1"),  # level 4, vaccinated: self-monitoring 7 days
+    ("79", 1, "amber", "allow", "Cách ly tại nhà 7 ngày"),  # level 4, partly vaccinated
+    ("79", 0, "red", "quarantine", "Cách ly tập trung 14 ngày"),  # level 4, unvaccinated
+])
+def test_verdict_band_and_primary_button_follow_the_computed_instruction(client, staff, origin, doses, band,
+                                                                         primary, words):
+    decl = _decl(origin_province_code=origin, origin_commune_code=None, vaccine_doses=doses,
+                 last_dose_date=None if not doses else clock.today() - timedelta(days=60), symptoms=["sot", "ho"])
+    html = _verdict(client, staff, token=declarations.token_for(decl)).get_data(as_text=True)
+    assert f'<p class="band {band}">' in html and words in html
+    assert _primary(html) == primary
+    assert "Mã thật, còn hạn đến" in html and "Mã hợp lệ" not in html  # the signature is a small line
+    if band == "red":  # letting through is an override that asks for a reason
+        assert re.search(r'<details class="override">.*name="allow_reason"[^>]*required.*value="allow"', html, re.S)
+        assert "Xét nghiệm vào ngày 1, 7, 14" in html and "Sau đó tự theo dõi sức khỏe đến" in html
+    else:
+        assert "allow_reason" not in html
+
+
+def test_letting_through_against_a_quarantine_verdict_needs_a_reason_and_is_audited(client, staff):
+    decl = _decl(vaccine_doses=0, last_dose_date=None)  # level 4, unvaccinated: centralised quarantine
+    token = declarations.token_for(decl)
+    response = _post(client, staff, token=token, shown="quarantine")
+    assert response.status_code == 422 and _count(Passage) == 0
+    assert "hãy ghi lý do cho qua" in response.get_data(as_text=True)
+    assert _post(client, staff, token=token).status_code == 422  # a plain form post: no card, same rule
+    response = _post(client, staff, token=token, shown="quarantine", allow_reason="Xe cứu thương, chở bệnh nhân")
+    assert response.status_code == 201
+    passage = db.session.scalar(select(Passage))
+    assert passage.decision == "allow" and "Xe cứu thương" in passage.override_reason
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "passage.allow_against_rules"))
+    assert event is not None and event.after["reason"] == "Xe cứu thương, chở bệnh nhân"
+
+
+def test_an_offline_allow_on_a_milder_card_is_recorded_and_audited(client, staff):
+    """The phone did not know the origin and showed conditions: the passage happened, so the sync
+    records it (with an audit event) instead of refusing it."""
+    decl = _decl(vaccine_doses=0, last_dose_date=None)
+    assert _post(client, staff, token=declarations.token_for(decl), shown="conditions").status_code == 201
+    assert _count(AuditEvent, AuditEvent.action == "passage.allow_against_rules") == 1
+    assert _post(client, staff, token=declarations.token_for(_decl())).status_code == 201  # allowed by the rules
+    assert _count(AuditEvent, AuditEvent.action == "passage.allow_against_rules") == 1
 
 
 def test_verdict_refuses_forged_foreign_and_expired_codes(client, staff):
@@ -180,7 +231,7 @@ def test_a_failed_routing_leaves_no_passage(app, users, monkeypatch):
 def test_destination_outside_the_province_is_transit(client, staff):
     decl = _decl(dest_commune_code="26506")  # a ward of Hồ Chí Minh City
     token = declarations.token_for(decl)
-    assert 'class="verdict ok"' in _verdict(client, staff, token=token).get_data(as_text=True)
+    assert 'class="verdict amber"' in _verdict(client, staff, token=token).get_data(as_text=True)
     assert _post(client, staff, token=token).status_code == 201
     passage = db.session.scalar(select(Passage))
     assert passage.transit is True
@@ -305,8 +356,11 @@ def test_centralised_quarantine_gets_a_centralised_instruction(client, staff):
 def test_lookup_by_code_phone_or_id_opens_the_card(client, staff):
     decl = _decl(phone="0987654321", id_number="079200001111")
     for query in ("0987 654 321", "079200001111", decl.code.lower()):
-        html = client.get("/chot/quet/tim", query_string={"q": query, "chot": staff["checkpoint"].code}).get_data(as_text=True)
+        html = client.post("/chot/quet/tim", data={"q": query, "chot": staff["checkpoint"].code},
+                           headers={"X-CSRFToken": staff["csrf"], "HX-Request": "true"}).get_data(as_text=True)
         assert decl.full_name in html and decl.code in html, query
+    # Never in a URL: the GET form of the lookup is gone.
+    assert client.get("/chot/quet/tim", query_string={"q": "0987654321", "chot": staff["checkpoint"].code}).status_code == 405
     assert decl.full_name in _verdict(client, staff, code=decl.code).get_data(as_text=True)
     assert _post(client, staff, code=decl.code).status_code == 201
 

@@ -21,7 +21,7 @@ bp = Blueprint("auth", __name__)
 HOMES = {
     "admin": "accounts.index",
     "supervisor": "homes.supervisor",
-    "checkpoint": "homes.checkpoint",
+    "checkpoint": "scan.scan_page",  # staff land where they work (issue 11)
     "commune": "homes.commune",
 }
 

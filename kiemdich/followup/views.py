@@ -55,9 +55,10 @@ def _arrival(code: str) -> Arrival:
 def _list_args(key: str) -> tuple[str, str, int]:
     if key not in lists.KEYS:
         abort(404)
-    q = request.args.get("q", "")[:60]
+    # The search (a name or a phone) comes only in a POST body, never in a URL (access logs).
+    q = request.form.get("q", "")[:60] if request.method == "POST" else ""
     try:
-        number = max(1, min(int(request.args.get("trang", "1")), 10_000))
+        number = max(1, min(int(request.values.get("trang", "1")), 10_000))
     except ValueError:
         number = 1
     return key, q, number
@@ -78,7 +79,7 @@ def home(key: str | None = None, q: str = "", number: int = 1, fragment: str = "
                             overdue=counts["overdue"], units=areas.units_by_code(codes).values())
 
 
-@bp.get("/xa/ds/<key>")
+@bp.route("/xa/ds/<key>", methods=["GET", "POST"])
 @role_required("commune")
 def panel(key: str):
     """One list with its tabs and search box (a tab was tapped)."""
@@ -86,7 +87,7 @@ def panel(key: str):
     return home(key, q, number)
 
 
-@bp.get("/xa/ds/<key>/dong")
+@bp.route("/xa/ds/<key>/dong", methods=["GET", "POST"])
 @role_required("commune")
 def rows(key: str):
     """Only the rows and the pager: search and next page."""

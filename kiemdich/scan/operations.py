@@ -56,6 +56,8 @@ class PassageInput:
     instruction_code: int | None = None  # only when the staff member overrides the computed one
     override_reason: str = ""
     note: str = ""
+    allow_reason: str = ""  # letting through someone the rules send to centralised quarantine
+    shown: str = ""  # the stance the card showed ("allow", "conditions", "quarantine", "unknown"; "" = no card)
 
 
 # Finding the declaration ------------------------------------------------------------------------
@@ -150,12 +152,25 @@ def computed_plan(decl: Declaration, at: datetime) -> Plan:
     return plan_for_declaration(decl, clock.today(at))
 
 
+# What the card leads to. A refusal is not a measure the rules can give today; "refuse" is kept
+# so that a rule set which adds one is shown red with "Turn back" first.
+STANCES = {"declaration_only": "allow", "self_monitoring": "conditions", "home_quarantine": "conditions",
+           "central_quarantine": "quarantine", "refuse": "refuse"}
+
+
+def stance(plan: Plan) -> str:
+    """allow (green, "Let through" first), conditions (amber, let through with the conditions
+    spelled out), quarantine or refuse (red, that action first, letting through is an override)."""
+    return STANCES.get(plan.measure, "conditions")
+
+
 def verdict(decl: Declaration, checkpoint: Checkpoint, at: datetime) -> dict:
     """The facts of the verdict card (the template turns them into words)."""
     day = clock.today(at)
     plan = computed_plan(decl, at)
     return {
         "decl": decl,
+        "stance": stance(plan),
         "level": origin_level(decl.origin_province_code, decl.origin_commune_code, day),
         "vaccination": vaccination_status(decl.vaccine_doses or 0, decl.last_dose_date, decl.recovered_date, day),
         "plan": plan,
@@ -186,8 +201,24 @@ def _validate(values: PassageInput) -> PassageInput:
     if values.test_taken not in CHECKPOINT_TESTS:
         raise PassageError(_l("Choose the test taken at the checkpoint."))
     reason = " ".join((values.override_reason or "").split())[:500]
+    allow_reason = " ".join((values.allow_reason or "").split())[:500]
     note = (values.note or "").strip()[:1000]
-    return replace(values, override_reason=reason, note=note)
+    return replace(values, override_reason=reason, allow_reason=allow_reason, note=note)
+
+
+def _allow_against_rules(values: PassageInput, plan: Plan) -> bool:
+    """Letting through someone the rules send to centralised quarantine (or turn back).
+
+    It needs a reason when the card showed that verdict (or no card was shown, a plain form
+    post). A phone that decided offline without knowing the origin showed something milder: the
+    passage happened, so it is recorded (and audited) rather than refused on sync.
+    """
+    if values.decision != "allow" or stance(plan) not in ("quarantine", "refuse"):
+        return False
+    if not values.allow_reason and values.shown in ("", "quarantine", "refuse"):
+        raise PassageError(_l("The rules send this traveller to centralised quarantine: "
+                              "give the reason for letting them through."))
+    return True
 
 
 def _central_instruction() -> Instruction | None:
@@ -277,7 +308,10 @@ def record_passage(*, user, checkpoint: Checkpoint, decl: Declaration, values: P
                                 or checkin.checkpoint_id != checkpoint.id):
         raise PassageError(_l("This check-in belongs to another traveller or checkpoint."), status=404)
     plan = computed_plan(decl, at)
+    against_rules = _allow_against_rules(values, plan)
     instruction, overridden, reason = _instruction(values, plan)
+    if against_rules and values.allow_reason:
+        reason = "; ".join(r for r in (reason, values.allow_reason) if r)[:500]
     passage = Passage(declaration_id=decl.id, checkpoint_id=checkpoint.id, user_id=user.id, kind="staff",
                       confirms_id=checkin.id if checkin is not None else None, decision=values.decision,
                       papers_checked=bool(values.papers_checked), test_taken=values.test_taken,
@@ -298,6 +332,10 @@ def record_passage(*, user, checkpoint: Checkpoint, decl: Declaration, values: P
         if existing is None:
             raise
         return existing, "replay"
+    if against_rules:
+        audit.record("passage.allow_against_rules", passage, user=user, area_code=checkpoint.commune_code,
+                     before={"measure": plan.measure, "instruction": plan.instruction_code, "shown": values.shown},
+                     after={"decision": "allow", "reason": values.allow_reason})
     if overridden and values.instruction_code is not None:
         audit.record("passage.override_instruction", passage, user=user, area_code=checkpoint.commune_code,
                      before={"instruction": plan.instruction_code},

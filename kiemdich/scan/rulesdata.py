@@ -25,7 +25,11 @@ def offline_rules(day: date) -> dict:
         "day": day.isoformat(),
         "version": version,
         "default_level": DEFAULT_LEVEL,
-        "rules": [[r.origin_level, r.vaccination, r.instruction_code, r.measure, r.days] for r in lines],
+        # level, vaccination, instruction, measure, days, then (for the conditions the card spells
+        # out) test days, self-monitoring days after, needs approval
+        "rules": [[r.origin_level, r.vaccination, r.instruction_code, r.measure, r.days,
+                   list(r.test_days or []), r.self_monitoring_days_after or 0, bool(r.needs_approval)]
+                  for r in lines],
         "instructions": {str(i.code): i.label for i in db.session.scalars(select(Instruction).order_by(Instruction.code))},
         "provinces": [[p.code, p.name, origin_level(p.code, None, day)] for p in provinces()],
         "province": home,

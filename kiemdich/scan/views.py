@@ -99,12 +99,13 @@ def _origin_label(decl) -> str:
     return areas.label(commune) if commune else getattr(units.get(decl.origin_province_code), "name", "")
 
 
-@bp.get("/chot/quet/tim")
+@bp.post("/chot/quet/tim")
 @role_required("checkpoint")
 def lookup():
-    """Declarations still valid for passage, by phone, ID number or code (online only)."""
-    checkpoint = _checkpoint(request.args.get("chot"))
-    query = request.args.get("q", "")
+    """Declarations still valid for passage, by phone, ID number or code (online only).
+    POST only: a phone or ID number in a URL would land in access logs and the history."""
+    checkpoint = _checkpoint(request.form.get("chot"))
+    query = request.form.get("q", "")[:40]
     found = ops.find_declarations(query, clock.utcnow())
     return render_template("scan/_lookup.html", found=found, query=query, checkpoint=checkpoint,
                            dests=areas.units_by_code(d.dest_commune_code for d in found))
@@ -127,7 +128,8 @@ def passage():
             decision=form.get("decision", ""), test_taken=form.get("test_taken") or "none",
             papers_checked=form.get("papers_checked") in ("1", "on", "y"),
             instruction_code=form_int(instruction),
-            override_reason=form.get("override_reason", ""), note=form.get("note", ""))
+            override_reason=form.get("override_reason", ""), note=form.get("note", ""),
+            allow_reason=form.get("allow_reason", ""), shown=form.get("shown", "").strip()[:20])
         checkin = form.get("checkin", "").strip()
         passage, status = ops.record_passage(
             user=current_user, checkpoint=checkpoint, decl=decl, values=values,

@@ -128,7 +128,26 @@
     var d = new Date(ms), p = function (n) { return (n < 10 ? "0" : "") + n; };
     return p(d.getHours()) + ":" + p(d.getMinutes()) + " " + p(d.getDate()) + "/" + p(d.getMonth() + 1);
   }
-  function put(card) { verdictBox.textContent = ""; verdictBox.appendChild(card); verdictBox.scrollIntoView({ block: "start" }); }
+  function put(card) {
+    Array.prototype.forEach.call(card.querySelectorAll('input[name="chot"]'), function (el) { el.value = checkpoint; });
+    verdictBox.textContent = "";
+    verdictBox.appendChild(card);
+    reveal();
+  }
+
+  /* The decision on screen: the card scrolled to the top, its decision buttons inside the
+     viewport (scrolled up a little more when the card is taller), the primary one focused. */
+  function reveal() {
+    var card = verdictBox.querySelector(".verdict") || verdictBox;
+    card.scrollIntoView({ block: "start" });
+    var decide = verdictBox.querySelector("[data-decide]");
+    if (decide) {
+      var bottom = decide.getBoundingClientRect().bottom, room = window.innerHeight;
+      if (bottom > room) window.scrollBy(0, bottom - room + 12);
+    }
+    var primary = verdictBox.querySelector("[data-primary]");
+    if (primary) primary.focus({ preventScroll: true });
+  }
 
   function refuse(reason) {
     var card = clone("template[data-tpl-bad]");
@@ -136,11 +155,66 @@
     put(card);
   }
 
+  function lineFor(vaccination, level) {
+    return rules ? rules.rules.filter(function (r) { return r[0] === level && r[1] === vaccination; })[0] || null : null;
+  }
   function instructionFor(vaccination, level) {
     if (!rules) return "";
-    var line = rules.rules.filter(function (r) { return r[0] === level && r[1] === vaccination; })[0];
+    var line = lineFor(vaccination, level);
     if (!line || !line[2]) return L("declaration-only");
     return L("code", { n: line[2] }) + " · " + (rules.instructions[String(line[2])] || "");
+  }
+
+  /* The stance the rules give (kiemdich/scan/operations.py STANCES, the same table). */
+  var STANCES = { declaration_only: "allow", self_monitoring: "conditions", home_quarantine: "conditions",
+                  central_quarantine: "quarantine", refuse: "refuse" };
+  var RANK = { allow: 0, conditions: 1, quarantine: 2, refuse: 3 };
+  function stanceOf(line) { return line ? STANCES[line[3]] || "conditions" : "allow"; }
+  /* Origin unknown: the strictest line any level gives for this vaccination. */
+  function strictest(vaccination) {
+    var worst = null;
+    rules.rules.forEach(function (r) {
+      if (r[1] === vaccination && (!worst || RANK[stanceOf(r)] > RANK[stanceOf(worst)])) worst = r;
+    });
+    return worst;
+  }
+  function day(offset) {
+    var d = new Date(Date.now() + offset * 86400000), p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return p(d.getDate()) + "/" + p(d.getMonth() + 1);
+  }
+  function conditionsOf(line) {
+    if (!line) return [];
+    var out = [], days = line[4] || 0;
+    if (line[3] !== "declaration_only") out.push(L("m-until", { d: day(Math.max(days, 1) - 1) }));
+    if (line[6]) out.push(L("m-after", { d: day(Math.max(days, 1) - 1 + line[6]) }));
+    if (line[5] && line[5].length) out.push(L("m-tests", { days: line[5].join(", ") }));
+    return out;
+  }
+  /* Band, conditions and decision buttons of a local card for the origin chosen (or not yet). */
+  function applyStance(card, vaccination, level) {
+    var line = null, stance = "conditions", notes = [];
+    if (rules) {
+      line = level ? lineFor(vaccination, level) : strictest(vaccination);
+      stance = stanceOf(line);
+      if (!level) notes.push(L("origin-unknown"));
+    }
+    var colour = { allow: "ok", conditions: "amber", quarantine: "red", refuse: "red" }[stance];
+    card.className = "verdict " + colour;
+    card.setAttribute("data-stance", stance);
+    var band = card.querySelector('[data-f="band"]');
+    band.className = "band " + colour;
+    band.textContent = L("band-" + stance);
+    var list = card.querySelector('[data-f="conditions"]');
+    list.textContent = "";
+    (stance === "allow" ? [] : conditionsOf(line)).concat(notes).forEach(function (text) {
+      var li = document.createElement("li"); li.textContent = text; list.appendChild(li);
+    });
+    card.querySelector("[data-f-shown]").value = stance;
+    var old = card.querySelector("[data-decide]");
+    if (old.getAttribute("data-stance") !== stance) {
+      var fresh = document.querySelector('template[data-tpl-decide="' + stance + '"]').content.firstElementChild.cloneNode(true);
+      old.parentNode.replaceChild(fresh, old);
+    }
   }
   function instructionSummary(vaccination) {
     if (!rules) return "";
@@ -168,6 +242,7 @@
     setField(card, "symptoms", data.symptoms ? L("symptoms-yes") : L("symptoms-no"));
     if (data.symptoms) card.querySelector('[data-f="symptoms"]').classList.add("warn-text");
     setField(card, "instruction", instructionSummary(data.vaccination));
+    applyStance(card, data.vaccination, 0);
     setField(card, "state", navigator.onLine ? L("loading") : L("offline"));
     var origin = card.querySelector("[data-origin]");
     ((rules && rules.provinces) || []).forEach(function (p) {
@@ -178,11 +253,21 @@
     origin.addEventListener("change", function () {
       setField(card, "instruction", origin.value ? instructionFor(data.vaccination, Number(origin.value))
                                                   : instructionSummary(data.vaccination));
+      applyStance(card, data.vaccination, Number(origin.value) || 0);
     });
     card.querySelector("[data-f-token]").value = token;
     card.querySelector("form").setAttribute("data-outbox-label", data.name);
     put(card);
     if (navigator.onLine) askServer({ token: token }, serial);
+  }
+
+  /* A typed code the phone cannot look up: neither green nor red; a decision can still wait. */
+  function showUnknown(code) {
+    var card = clone("template[data-tpl-unknown]");
+    setField(card, "code", code);
+    card.querySelector("[data-f-code]").value = code;
+    card.querySelector("form").setAttribute("data-outbox-label", code);
+    put(card);
   }
 
   function showDone(entry) {
@@ -211,11 +296,12 @@
       if (local && local.hasAttribute("data-outbox-busy")) return;
       verdictBox.innerHTML = html;
       if (window.htmx) htmx.process(verdictBox);
+      reveal();
     }, function () {
       if (serial !== current) return;
       var state = verdictBox.querySelector('[data-f="state"]');
       if (state) state.textContent = L("offline");
-      else if (fields.code) refuse("needs-network");  // a typed code cannot be checked here
+      else if (fields.code) showUnknown(fields.code);  // not checked, so not refused
     });
   }
 
@@ -225,7 +311,7 @@
     if (what.kind === "poster") return refuse("poster");
     if (what.kind === "bad") return refuse("malformed");
     if (what.kind === "code") {
-      if (!navigator.onLine) return refuse("needs-network");
+      if (!navigator.onLine) return showUnknown(what.code);
       return askServer({ code: what.code }, serial);
     }
     return verify(what.token).then(function (result) {
@@ -244,8 +330,30 @@
     if (value.trim()) handle(value);
   });
 
+  /* A handheld scanner types into whatever has the focus: when the focus is on a decision
+     button, its first character moves the focus to the code field, so the scanner's Enter looks
+     up the next person instead of deciding for the previous one. */
+  document.addEventListener("keydown", function (e) {
+    var el = document.activeElement;
+    if (e.key.length !== 1 || e.key === " " || e.ctrlKey || e.metaKey || e.altKey || !el || !box.contains(el)) return;
+    if (el.tagName === "BUTTON" || el.tagName === "SUMMARY" || el.tagName === "A") input.focus();
+  }, true);
+
+  /* A passage written here (or waiting): the self check-in it answers leaves the list at once,
+     and the list is asked again. */
+  function answered(form) {
+    var checkin = form && form.querySelector('input[name="checkin"]');
+    if (checkin && checkin.value) {
+      var row = document.getElementById("checkin-" + checkin.value);
+      if (row) row.parentNode.removeChild(row);
+    }
+    setTimeout(loadPending, 0);
+  }
+  document.addEventListener("outbox:sent", function () { setTimeout(loadPending, 0); });
+
   document.addEventListener("outbox:queued", function (e) {
     var form = e.detail.form;
+    if (form && box.contains(form)) answered(form);
     if (!form || !verdictBox.contains(form)) return;
     var token = form.querySelector('input[name="token"]');
     var data = token && token.value ? parse(token.value) : null;
@@ -330,15 +438,57 @@
   var pendingBox = document.querySelector("[data-pending-url]");
   function loadPending() {
     if (!pendingBox || !navigator.onLine) return;
-    fetch(pendingBox.getAttribute("data-pending-url"), { credentials: "same-origin", redirect: "manual",
+    var url = pendingBox.getAttribute("data-pending-url") + "?chot=" + encodeURIComponent(checkpoint);
+    fetch(url, { credentials: "same-origin", redirect: "manual",
                                                          headers: { "HX-Request": "true" } })
       .then(function (r) { return r.status === 200 ? r.text() : null; })
       .then(function (html) {
-        if (html === null || pendingBox.querySelector("[data-outbox-busy]")) return;
+        if (html === null || pendingBox.querySelector("[data-outbox-busy]")
+            || url !== pendingBox.getAttribute("data-pending-url") + "?chot=" + encodeURIComponent(checkpoint)) return;
         pendingBox.innerHTML = html;
         if (window.htmx) htmx.process(pendingBox);
       }, function () { /* offline meanwhile */ });
   }
+  /* Server cards swapped in by htmx (lookup results, "Confirm" on a waiting check-in). */
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target === verdictBox) { ++current; reveal(); }
+  });
+
+  /* ---- Which checkpoint: one tap, no reload; remembered on this phone ---- */
+  var CP_KEY = "kd.scan.checkpoint";
+  var switches = box.querySelectorAll("[data-switch]");
+  function useCheckpoint(link) {
+    checkpoint = link.getAttribute("data-switch");
+    box.setAttribute("data-checkpoint", checkpoint);
+    Array.prototype.forEach.call(switches, function (a) {
+      if (a === link) a.setAttribute("aria-current", "true"); else a.removeAttribute("aria-current");
+    });
+    box.querySelector("[data-checkpoint-name]").textContent = link.getAttribute("data-name");
+    var today = box.querySelector("[data-today-link]");
+    today.href = today.getAttribute("data-base") + "?chot=" + encodeURIComponent(checkpoint);
+    Array.prototype.forEach.call(box.querySelectorAll("[data-chot]"), function (el) { el.value = checkpoint; });
+    ++current;
+    verdictBox.textContent = "";
+    if (pendingBox) pendingBox.textContent = "";
+    try { localStorage.setItem(CP_KEY, checkpoint); } catch (e) { /* private mode */ }
+    loadPending();
+  }
+  Array.prototype.forEach.call(switches, function (link) {
+    link.addEventListener("click", function (e) {
+      e.preventDefault();
+      useCheckpoint(link);
+      history.replaceState(null, "", "?chot=" + encodeURIComponent(checkpoint));
+      input.focus();
+    });
+  });
+  /* The checkpoint asked for in the address, else the one last used on this phone. The offline copy
+     of this page was rendered for one checkpoint: this also corrects it for the others. */
+  var asked = (/[?&]chot=([^&]+)/.exec(location.search) || [])[1], wanted = asked ? decodeURIComponent(asked).toUpperCase() : null;
+  if (!wanted) { try { wanted = localStorage.getItem(CP_KEY); } catch (e) { wanted = null; } }
+  Array.prototype.forEach.call(switches, function (link) {
+    if (wanted && link.getAttribute("data-switch") === wanted && wanted !== checkpoint) useCheckpoint(link);
+  });
+
   loadPending();
   setInterval(loadPending, 60000);
   window.addEventListener("online", loadPending);

@@ -32,8 +32,12 @@
       return v && v.token && parse(v.token) ? v : null;
     } catch (e) { return null; }
   }
-  function remember(token) {
-    try { localStorage.setItem(KEY, JSON.stringify({ token: token, saved: Date.now() })); } catch (e) { /* private mode */ }
+  /* The declared name (with its diacritics) is kept beside the token, whose name is upper-case ASCII. */
+  function remember(token, name) {
+    try {
+      var old = stored(), keep = name || (old && old.token === token ? old.name : "");
+      localStorage.setItem(KEY, JSON.stringify({ token: token, saved: Date.now(), name: keep || "" }));
+    } catch (e) { /* private mode */ }
   }
   function forget() { try { localStorage.removeItem(KEY); } catch (e) { /* ignore */ } }
 
@@ -66,8 +70,8 @@
   /* Runs on the first page and on every piece of content htmx swaps in. */
   function onContent(root) {
     var kept = root.querySelectorAll ? root.querySelectorAll("[data-kd-remember]") : [];
-    for (var i = 0; i < kept.length; i++) remember(kept[i].getAttribute("data-kd-token"));
-    if (root.matches && root.matches("[data-kd-remember]")) remember(root.getAttribute("data-kd-token"));
+    for (var i = 0; i < kept.length; i++) remember(kept[i].getAttribute("data-kd-token"), kept[i].getAttribute("data-kd-name"));
+    if (root.matches && root.matches("[data-kd-remember]")) remember(root.getAttribute("data-kd-token"), root.getAttribute("data-kd-name"));
     var idType = document.querySelector("[data-kd-id-type]");
     if (idType) setIdKeyboard(idType);
     var invalid = root.querySelector && root.querySelector("[aria-invalid=true]");
@@ -97,7 +101,8 @@
     if (checkin && trip) {
       var data = parse(trip.token);
       if (data && data.until > Date.now()) {
-        checkin.querySelector("[data-kd-name]").textContent = data.name;
+        checkin.querySelector("[data-kd-name]").textContent = trip.name || data.name;
+        checkin.querySelector("[data-kd-name-note]").hidden = !!trip.name;
         checkin.querySelector("[data-kd-token-input]").value = trip.token;
         checkin.querySelector("[data-kd-uuid]").value = uuid();
         checkin.hidden = false;

@@ -108,7 +108,7 @@ def test_scan_screen_and_verdict_card(phone, app, users, live_server):
     field = phone.locator("[data-manual-input]")
     field.fill(url)
     field.press("Enter")
-    expect(phone.locator(".verdict.ok")).to_be_visible()
+    expect(phone.locator(".verdict[data-stance]")).to_be_visible()
     assert violations(phone, "scan-verdict") == []
 
 

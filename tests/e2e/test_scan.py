@@ -130,7 +130,7 @@ def _confirm_offline(page, context, server, people):
     context.set_offline(True)
     for decl in people:
         _scan_by_hand(page, _url(server, decl))
-        page.locator(".verdict.ok[data-local]").get_by_role("button", name="Cho qua", exact=True).click()
+        page.locator(".verdict[data-local]").get_by_role("button", name="Cho qua", exact=True).click()
         expect(page.locator(".verdict-result.queued")).to_be_visible()
 
 
@@ -165,6 +165,11 @@ def _launched(browser_type, args):
         launched.close()
 
 
+def _decision_buttons_on_screen(page):
+    from tests.e2e.test_verdict_card import _decision_buttons_on_screen as check
+    return check(page)
+
+
 def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(browser, app, users, server, tmp_path):
     decl = _travellers(1)[0]
     url = _url(server, decl)
@@ -184,10 +189,12 @@ def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(browser, app, use
         assert page.evaluate("typeof window.QrScanner") == "undefined"  # the decoder is not loaded yet
 
         page.get_by_role("button", name="Quét bằng camera").click()
-        card = page.locator(".verdict.ok")
+        card = page.locator("#verdict .verdict[data-stance]")
         expect(card).to_contain_text("Nguyễn Văn Khách 00", timeout=20000)  # the server's card: the name as typed
         expect(card).to_contain_text("cấp độ 4")
         expect(card).to_contain_text("Tự theo dõi sức khỏe 7 ngày")
+        expect(card.locator(".band")).to_have_text("Cho qua, kèm điều kiện")  # level 4, vaccinated: amber
+        _decision_buttons_on_screen(page)  # camera path: the decision is on screen, "Cho qua" focused
         page.get_by_role("button", name="Tắt camera").click()
         screenshot(page, "scan-verdict-green")
 
@@ -200,7 +207,7 @@ def test_camera_reads_the_apps_qr_green_then_a_forged_code_red(browser, app, use
         _scan_by_hand(page, _forged(server, decl))
         refusal = page.locator(".verdict.bad")
         expect(refusal).to_contain_text("Mã QR giả hoặc của nơi khác")
-        expect(page.locator(".verdict.ok")).to_have_count(0)
+        expect(page.locator("#verdict .verdict[data-stance]")).to_have_count(0)
         screenshot(page, "scan-verdict-red")
 
         _scan_by_hand(page, url)  # the same traveller again at the same checkpoint
@@ -233,7 +240,7 @@ def test_offline_twenty_travellers_then_replayed_exactly_once(browser, app, user
             page.keyboard.type(_url(server, decl) + "\n")
         else:
             _scan_by_hand(page, _url(server, decl))
-        card = page.locator(".verdict.ok[data-local]")
+        card = page.locator(".verdict[data-local]")
         expect(card).to_contain_text(f"NGUYEN VAN KHACH {i:02d}")
         if i == 0:
             expect(card).to_contain_text("Mất mạng: đã kiểm tra bằng khóa lưu trên máy")
@@ -375,10 +382,12 @@ def test_self_checkin_waiting_is_confirmed_from_the_scan_screen(browser, app, us
     waiting = page.locator("#pending")
     expect(waiting).to_contain_text("Nguyễn Văn Khách 00")
     waiting.get_by_role("button", name="Xác nhận").click()
-    card = page.locator(".verdict.ok")
+    card = page.locator("#verdict .verdict[data-stance]")
     expect(card).to_contain_text("Đã tự báo có mặt lúc")
     card.get_by_role("button", name="Cho qua", exact=True).click()
     expect(page.locator(".verdict-result.created")).to_contain_text("Cho qua")
+    # The answered check-in leaves the list at once (not at the next minute's poll).
+    expect(waiting).not_to_contain_text("Nguyễn Văn Khách 00", timeout=3000)
     passages = [p for p in _passages() if p.kind == "staff"]
     assert len(passages) == 1 and passages[0].confirms_id == checkin.id
     assert errors == []
@@ -394,7 +403,7 @@ def test_without_indexeddb_a_decision_is_still_sent_once(browser, app, users, se
     errors = _watch(page)
     _login(page)
     _scan_by_hand(page, _url(server, decl))
-    card = page.locator(".verdict.ok")
+    card = page.locator("#verdict .verdict[data-stance]")
     expect(card).to_contain_text("cấp độ 4")  # the server's card
     card.get_by_role("button", name="Cho qua", exact=True).dblclick()
     expect(page.locator(".verdict-result.created")).to_contain_text("Cho qua")
