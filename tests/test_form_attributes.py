@@ -72,7 +72,7 @@ def test_problems_sees_what_the_checkpoint_form_rendered_before():
     """The checker itself: the checkpoint form's old output is caught, a sound field passes."""
     _forms, bad = problems('<form><label for="lat">Vĩ độ</label>'
                            '<input id="lat" name="lat" type="None" inputmode="None" value=""></form>')
-    assert bad == ["<input lat> type='None'", "<input lat> inputmode='None'"]
+    assert "<input lat> type='None'" in bad and "<input lat> inputmode='None'" in bad
     assert problems('<form><label>Tên <input name="n" type="text" autocomplete="off"></label></form>')[1] == []
 
 
