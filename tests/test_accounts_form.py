@@ -85,3 +85,13 @@ def test_the_missing_area_message_is_next_to_the_picker(client, auth, users):
     response = post(client, username="chot.bon", role="checkpoint")
     checkpoints = section(response.get_data(as_text=True), "<legend>Chốt", "</fieldset>")
     assert response.status_code == 422 and "Chọn ít nhất một chốt" in checkpoints
+
+
+def test_an_unknown_commune_code_is_refused_next_to_the_picker(client, auth, users):
+    auth.login("admin1")
+    response = post(client, username="yte.nam", role="commune", area=["25210", "99999"])
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Hãy chọn xã, phường hoặc tỉnh có trong danh sách." in section(html, 'id="area_pick-picker"', "</fieldset>")
+    assert ticked(html, "area") == ["25210"]
+    assert db.session.scalar(select(User).where(User.username == "yte.nam")) is None

@@ -27,12 +27,15 @@ def index():
     return render_template("accounts/index.html", users=users)
 
 
-def _chosen_areas() -> list:
-    """The communes (or provinces) chosen so far: the ticked boxes ("area") plus the commune just
-    picked in the list ("area_pick", sent alone when scripts are off), known units only, in order."""
-    codes = [c for c in [*request.values.getlist("area"), *request.values.getlist("area_pick")] if c]
-    units = areas.units_by_code(dict.fromkeys(codes))
-    return [units[c] for c in dict.fromkeys(codes) if c in units and units[c].kind in ("province", "commune")]
+def _area_codes() -> list[str]:
+    """The codes chosen so far: the ticked boxes ("area") plus the commune just picked in the list
+    ("area_pick", sent alone when scripts are off), in order, once each."""
+    return list(dict.fromkeys(c for c in [*request.values.getlist("area"), *request.values.getlist("area_pick")] if c))
+
+
+def _known_units(codes: list[str]) -> list:
+    units = areas.units_by_code(codes)
+    return [units[c] for c in codes if c in units and units[c].kind in ("province", "commune")]
 
 
 def _scope_error(role: str, area_codes: list, checkpoint_ids: list) -> tuple[str, str] | None:
@@ -54,12 +57,13 @@ def new():
     checkpoints = db.session.scalars(select(Checkpoint).where(Checkpoint.active).order_by(Checkpoint.name)).all()
     form.checkpoints.choices = [(c.id, c.name) for c in checkpoints]
     province = request.values.get("area_pick_province") or current_app.config["KIEMDICH_PROVINCE"]
-    chosen = _chosen_areas()
+    area_codes = _area_codes()
+    chosen = _known_units(area_codes)  # shown ticked; an unknown code is refused by create_user
+    unknown = len(chosen) != len(area_codes)
     area_errors = []
     status = 200
     if request.method == "POST":
         if form.validate():
-            area_codes = [u.code for u in chosen]
             if not area_codes and form.role.data == "supervisor":  # no commune chosen: the whole province
                 area_codes = [request.form.get("area_pick_province") or request.form.get("area_province")
                               or current_app.config["KIEMDICH_PROVINCE"]]
@@ -73,7 +77,7 @@ def new():
                                    by=current_user)
             except AccountError as err:
                 db.session.rollback()
-                field = problem[0] if problem else "username"
+                field = problem[0] if problem else "area" if unknown else "username"
                 (area_errors if field == "area" else getattr(form, field).errors).append(str(err))
                 status = 422
             else:
