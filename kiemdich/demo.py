@@ -58,14 +58,16 @@ def _local_dt(day: date, hour: int, minute: int) -> datetime:
     return datetime.combine(day, time(hour, minute), LOCAL).astimezone(utcnow().tzinfo)
 
 
-def load_demo(instance: Path, force: bool = False, count: int = 300, seed: int = 2021) -> list[tuple]:
-    """Create the demo once (idempotent unless force); returns (username, password, role) rows."""
+def load_demo(instance: Path, force: bool = False, count: int = 300, seed: int = 2021,
+              now: datetime | None = None) -> list[tuple]:
+    """Create the demo once (idempotent unless force); returns (username, password, role) rows.
+    Nothing in it happens after `now` (default: the current time), whatever the local hour."""
     seed_reference_data()
     path = _accounts_file(instance)
     if path.exists() and not force and db.session.scalar(select(User.id).where(User.username == "admin")):
         return [tuple(a) for a in json.loads(path.read_text())]
     rng = random.Random(seed)
-    now = utcnow()
+    now = now or utcnow()
     home = today(now)
 
     checkpoints = []
@@ -118,7 +120,9 @@ def load_demo(instance: Path, force: bool = False, count: int = 300, seed: int =
         symptoms = rng.sample(["sot", "ho", "dau_hong", "met_moi"], k=1) if rng.random() < 0.06 else []
         vehicle = rng.choices([v for v, _ in VEHICLES], [w for _, w in VEHICLES])[0]
         cp = rng.choice(checkpoints)
-        created = _local_dt(travel, rng.randint(5, 20), rng.randint(0, 59))
+        # Today's trips were declared at least 35 minutes ago (the evening before when it is early).
+        created = min(_local_dt(travel, rng.randint(5, 20), rng.randint(0, 59)),
+                      now - timedelta(minutes=rng.randint(35, 240)))
         decl = Declaration(
             code=new_code(), token_id=uuid.uuid4().hex[:16], **p,
             nationality="Việt Nam", contact_commune_code=dest, contact_street=rng.choice(STREETS),
@@ -143,7 +147,7 @@ def load_demo(instance: Path, force: bool = False, count: int = 300, seed: int =
         decision = rng.choices(["allow", "refuse", "quarantine"], [0.9, 0.04, 0.06])[0]
         vacc = "full" if doses >= 2 else "partial" if doses == 1 else "none"
         rule = rules[(levels[origin_province], vacc)]
-        passed = created + timedelta(minutes=rng.randint(30, 300))
+        passed = min(created + timedelta(minutes=rng.randint(30, 300)), now - timedelta(minutes=rng.randint(1, 20)))
         passage = Passage(declaration_id=decl.id, checkpoint_id=cp.id, user_id=users["checkpoint"].id,
                           decision=decision, papers_checked=True,
                           test_taken=rng.choices(["none", "rapid", "pcr_pooled"], [0.6, 0.3, 0.1])[0],
@@ -153,14 +157,15 @@ def load_demo(instance: Path, force: bool = False, count: int = 300, seed: int =
         if decision == "refuse" or transit:
             continue
         db.session.flush()
-        _demo_arrival(rng, decl, passage, rule, travel, home, users["commune"])
+        _demo_arrival(rng, decl, passage, rule, travel, now, users["commune"])
     db.session.flush()
     path.write_text(json.dumps(printed))
     path.chmod(0o600)
     return printed
 
 
-def _demo_arrival(rng, decl, passage, rule, travel, home, officer) -> None:
+def _demo_arrival(rng, decl, passage, rule, travel, now, officer) -> None:
+    home = today(now)
     days = max(rule.days, 1)
     end = travel + timedelta(days=days - 1)
     arrival = Arrival(declaration_id=decl.id, passage_id=passage.id, commune_code=decl.dest_commune_code,
@@ -175,13 +180,13 @@ def _demo_arrival(rng, decl, passage, rule, travel, home, officer) -> None:
         arrival.status = ("arrived" if age == 0 and rng.random() < 0.3 else "monitoring") if end >= home else rng.choices(
             ["completed", "ended_unchecked", "lost_contact", "referred", "transferred", "left_province"],
             [0.7, 0.1, 0.06, 0.05, 0.05, 0.04])[0]
-        arrival.arrived_at = passage.server_ts + timedelta(hours=rng.randint(1, 8))
+        arrival.arrived_at = min(passage.server_ts + timedelta(hours=rng.randint(1, 8)), now)
         arrival.confirmed_by_id = officer.id
         arrival.confirmed_how = rng.choice(["visit", "phone", "self"])
         if arrival.status == "referred":
             arrival.referred_facility = "Trung tâm Y tế khu vực Đồng Xoài"
         if arrival.status not in ("monitoring",):
-            arrival.ended_at = arrival.arrived_at + timedelta(days=days)
+            arrival.ended_at = min(arrival.arrived_at + timedelta(days=days), now)
     db.session.add(arrival)
     db.session.flush()
     db.session.add(ArrivalEvent(arrival_id=arrival.id, action="routed", to_status="expected",

@@ -27,6 +27,20 @@ CSP = "; ".join([
 ])
 
 
+def _who_may(app: Flask) -> str:
+    """On a page refused to the user's role: which roles it is for (an admin sent to
+    /checkpoints/new learns that a supervisor creates checkpoints). "" otherwise."""
+    from flask_login import current_user
+
+    from .accounts.forms import ROLE_CHOICES
+
+    roles = getattr(app.view_functions.get(request.endpoint or ""), "roles", ())
+    if not roles or not current_user.is_authenticated or current_user.role in roles:
+        return ""
+    names = ", ".join(str(label) for role, label in ROLE_CHOICES if role in roles)
+    return _("This page is for: %(roles)s. Ask someone with such an account to do it.", roles=names)
+
+
 def page_or_fragment(page: str, fragment: str, **context):
     """The full page, or only the fragment it includes when htmx asks (Vary is set below)."""
     return render_template(fragment if htmx else page, **context)
@@ -106,7 +120,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(_e):
-        return _error(403, _("Access denied"), _("Your account does not have access to this page."))
+        return _error(403, _("Access denied"), _who_may(app) or _("Your account does not have access to this page."))
 
     @app.errorhandler(404)
     def not_found(_e):

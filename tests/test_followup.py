@@ -465,3 +465,41 @@ def test_the_daily_command_applies_the_end_rule(runner):
     assert result.exit_code == 0 and "2 arrival(s) changed" in result.output
     assert (fresh(over).status, fresh(elsewhere).status, fresh(running).status) == (
         "ended_unchecked", "ended_unchecked", "monitoring")
+
+
+def _through_checkpoint(user, name: str, symptoms: list[str]):
+    """A traveller to commune 25210 let through at chot1's checkpoint (the real passage write)."""
+    from kiemdich.scan import operations as scan
+    from tests.factories import DeclarationFactory
+
+    decl = DeclarationFactory(full_name=name, search_name=fold(name), dest_commune_code="25210", symptoms=symptoms)
+    scan.record_passage(user=user, checkpoint=user.checkpoints[0].checkpoint, decl=decl,
+                        values=scan.PassageInput("allow"), client_uuid=str(uuid.uuid4()))
+    db.session.commit()
+    return db.session.scalar(select(Arrival).where(Arrival.declaration_id == decl.id))
+
+
+def test_symptoms_declared_at_the_border_put_the_arrival_in_the_red_list(client, auth, users):
+    """Issue 11 item 6: "Sốt, Ho" on the form is red from routing on, before any check."""
+    well = _through_checkpoint(users["checkpoint"], "An Văn Khỏe", [])
+    sick = _through_checkpoint(users["checkpoint"], "Vũ Thị Sốt", ["sot", "ho"])
+    assert sick.flagged and not well.flagged
+    flag = events(sick, "flagged")
+    assert [(e.reason, e.data["symptoms"]) for e in flag] == [("border_symptoms", ["sot", "ho"])]
+
+    auth.login("xa1")
+    home = client.get("/xa").get_data(as_text=True)
+    assert '<span class="n">1</span><span class="l">Có triệu chứng</span>' in home
+    assert "1 người có triệu chứng" in home
+    waiting = client.get("/xa/ds/expected/dong", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert waiting.index("Vũ Thị Sốt") < waiting.index("An Văn Khỏe")
+    first_row = waiting[waiting.index("<li"):waiting.index("Vũ Thị Sốt")]
+    assert 'class="red"' in first_row and "triệu chứng" in waiting[:waiting.index("An Văn Khỏe")]
+    detail = client.get(f"/xa/nguoi-den/{sick.declaration.code}").get_data(as_text=True)
+    assert "khai báo triệu chứng khi vào tỉnh" in detail and "Sốt, Ho" in detail
+
+    from kiemdich.dashboard import figures as figs
+    now = clock.utcnow()
+    day = clock.today(now)
+    totals = figs.compute(figs.Scope(frozenset({"25210"}), day - timedelta(days=1), day, now)).totals
+    assert totals["a_sym"] == 1

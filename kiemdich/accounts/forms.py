@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from .passwords import MIN_LENGTH
@@ -30,7 +31,9 @@ class UserForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[
         DataRequired(_l("Enter a password.")),
         Length(min=MIN_LENGTH, message=_l("At least %(n)s characters.", n=MIN_LENGTH))])
-    checkpoints = SelectMultipleField(_l("Checkpoints"), coerce=int, validate_choice=False)
+    # Check boxes: a multiple <select> needs Ctrl-click on a computer and hides the choice on a phone.
+    checkpoints = SelectMultipleField(_l("Checkpoints"), coerce=int, validate_choice=False,
+                                      widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
 
 
 class ResetPasswordForm(FlaskForm):

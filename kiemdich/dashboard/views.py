@@ -41,6 +41,9 @@ def _filter(data):
             _("Choose a period of at most %(n)s days, ending after it starts.", n=figs.MAX_DAYS)]
         valid, end = False, today()
         start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if valid:  # the fields show the period the figures are for, also on first load (no parameters)
+        form.start.data, form.end.data = start, end
+        form.start.raw_data = form.end.raw_data = None
     area = (form.area.data or "") if valid else ""
     scope = figs.Scope(frozenset([area] if area else codes), start, end, utcnow())
     params = {"start": start.isoformat(), "end": end.isoformat()} | ({"area": area} if area else {})

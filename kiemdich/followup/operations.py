@@ -63,7 +63,28 @@ def route_arrival(declaration, *, passage=None, commune_code: str | None = None,
     db.session.add(ArrivalEvent(arrival=arrival, at=at, user_id=getattr(user, "id", None), action="routed",
                                 to_status="expected",
                                 data={"rule_version": plan.rule_version}))
+    signs = border_signs(declaration, passage)
+    if signs is not None:
+        arrival.flagged = True
+        db.session.add(ArrivalEvent(arrival=arrival, at=at, user_id=getattr(user, "id", None), action="flagged",
+                                    from_status="expected", to_status="expected", reason=BORDER_REASON,
+                                    data=signs))
     return arrival
+
+
+BORDER_REASON = "border_symptoms"  # shown as "khai báo triệu chứng khi vào tỉnh" (followup/_labels.html)
+
+
+def border_signs(declaration, passage=None) -> dict | None:
+    """What was declared or found on entering the province that makes the arrival red (the same
+    rule as a daily check, schedule.is_red), or None. The passage counts when it records symptoms
+    or a test result; today only the declaration form asks for symptoms, and the verdict card may
+    record them on the passage too (issue 11), hence the getattr."""
+    symptoms = list(dict.fromkeys([*(declaration.symptoms or []), *(getattr(passage, "symptoms", None) or [])]))
+    result = getattr(passage, "test_result", "") or ""
+    if not schedule.is_red(symptoms, None, None, result):
+        return None
+    return {"symptoms": symptoms, "test_result": result, "source": "border"}
 
 
 # Follow-up by the commune ---------------------------------------------------------------------
