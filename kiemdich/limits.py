@@ -104,6 +104,9 @@ class _StorageWatcher(logging.Handler):
 def init_app(app) -> None:
     app.after_request(_hand_out_device_cookie)
     library = logging.getLogger("flask-limiter")
+    # Alembic's logging.fileConfig (flask db upgrade in the same process, as the tests do) disables
+    # every logger that exists at that moment; these two must keep speaking.
+    library.disabled = log.disabled = False
     if not any(isinstance(h, _StorageWatcher) for h in library.handlers):
         library.addHandler(_StorageWatcher())
         library.setLevel(logging.INFO)
