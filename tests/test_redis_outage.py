@@ -127,7 +127,6 @@ def test_redis_stopped_mid_test_is_not_an_outage(outage_app, redis_server, caplo
     caplog.set_level(logging.INFO)
 
     assert _everything_a_checkpoint_needs(app, token) == EXPECTED
-    assert app.test_client().get("/readyz").get_json()["checks"]["redis"] == "ok"
 
     redis_server.stop()
     for _ in range(3):  # several rounds: the switch is logged once, not per request
