@@ -80,4 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(offline_views.bp)
     app.register_blueprint(scan_views.bp)
     app.register_blueprint(followup_views.bp)
+
+    from .ops.health import set_queue_heartbeat
+    from .tasks import consumer_last_seen
+    set_queue_heartbeat(app, consumer_last_seen)  # /readyz: is the queue's consumer alive?
     return app

@@ -27,6 +27,18 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down is not an outage: limits are counted per process until it answers again
+    # (kiemdich/limits.py logs the switch once each way). Short timeouts, so that an unreachable
+    # Redis costs a request a second at most, never a hung worker.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    # Number of reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted
+    # (nginx alone: 1; a load balancer and nginx: 2). 0: REMOTE_ADDR is the client (no proxy).
+    KIEMDICH_PROXY_HOPS = int(os.environ.get("KIEMDICH_PROXY_HOPS", "0"))
+    # Who may read /metrics (the operator's network): comma-separated addresses or CIDR blocks.
+    KIEMDICH_METRICS_NETWORKS = os.environ.get("KIEMDICH_METRICS_NETWORKS", "127.0.0.0/8,::1")
+    # /readyz fails when the task-queue consumer's last heartbeat is older than this.
+    KIEMDICH_QUEUE_STALE_SECONDS = int(os.environ.get("KIEMDICH_QUEUE_STALE_SECONDS", "300"))
     KIEMDICH_PROVINCE = os.environ.get("KIEMDICH_PROVINCE", "75")
     KIEMDICH_HOTLINE = os.environ.get("KIEMDICH_HOTLINE", "1900 9095")
     KIEMDICH_TOKEN_VALID_HOURS = int(os.environ.get("KIEMDICH_TOKEN_VALID_HOURS", "72"))
@@ -36,10 +48,19 @@ class Config:
     KIEMDICH_PUBLIC_URL = os.environ.get("KIEMDICH_PUBLIC_URL", "").rstrip("/")
     # Signing key of the personal QR; every node behind a load balancer must share the same file.
     KIEMDICH_QR_KEY_FILE = os.environ.get("KIEMDICH_QR_KEY_FILE")  # else instance/qr-signing-key.pem
-    # Per-IP limit on sending declarations; generous because a checkpoint's travellers often share
-    # one carrier NAT address.
-    KIEMDICH_DECLARATION_RATE = os.environ.get("KIEMDICH_DECLARATION_RATE", "20 per minute;200 per hour")
+    # Public limits count per device (client address + device cookie, kiemdich/limits.py), so that
+    # travellers behind one carrier (CGNAT) address do not share a budget, and per address with a
+    # ceiling high enough for a province's crowd behind one address, which still stops one client
+    # that throws its cookie away.
+    KIEMDICH_DECLARATION_RATE = os.environ.get("KIEMDICH_DECLARATION_RATE", "10 per minute;30 per hour")
+    KIEMDICH_DECLARATION_ADDRESS_RATE = os.environ.get("KIEMDICH_DECLARATION_ADDRESS_RATE",
+                                                       "600 per 10 minutes;2000 per hour")
     KIEMDICH_LOOKUP_RATE = os.environ.get("KIEMDICH_LOOKUP_RATE", "10 per minute;60 per hour")
+    KIEMDICH_LOOKUP_ADDRESS_RATE = os.environ.get("KIEMDICH_LOOKUP_ADDRESS_RATE", "120 per minute;1000 per hour")
+    KIEMDICH_STATUS_RATE = os.environ.get("KIEMDICH_STATUS_RATE", "60 per minute")
+    KIEMDICH_STATUS_ADDRESS_RATE = os.environ.get("KIEMDICH_STATUS_ADDRESS_RATE", "600 per minute")
+    KIEMDICH_CHECKIN_RATE = os.environ.get("KIEMDICH_CHECKIN_RATE", "30 per minute")
+    KIEMDICH_CHECKIN_ADDRESS_RATE = os.environ.get("KIEMDICH_CHECKIN_ADDRESS_RATE", "600 per minute")
     # A returnee's own arrival confirmation and daily declaration (per IP).
     KIEMDICH_RETURNEE_RATE = os.environ.get("KIEMDICH_RETURNEE_RATE", "30 per minute")
     # "Near the commune": within this distance of the health station's saved position.

@@ -1,8 +1,9 @@
 """What every response shares: security headers, caching hints, error pages, template helpers."""
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from . import clock
@@ -51,6 +52,10 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(self), microphone=()")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        # Cookies that only travel over HTTPS are worth little if the first request of a visit can
+        # be plain http: browsers keep to https for this host for a year (ignored over plain http).
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if response.mimetype == "text/html":
         # Pages may differ for htmx requests; caches must key on it.
         response.vary.add("HX-Request")
@@ -113,6 +118,16 @@ def _refuse_nul():
 def init_app(app: Flask) -> None:
     """Register headers, error pages and template globals."""
     app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its routes
+    hops = app.config.get("KIEMDICH_PROXY_HOPS", 0)
+    if hops:
+        # Behind nginx / a load balancer: the client's address, scheme and host come from the
+        # X-Forwarded-* headers the last `hops` proxies appended (never from what the client sent),
+        # so rate limits and the audit trail see the phone, not the proxy.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    from . import limits, ops
+
+    limits.init_app(app)
+    ops.init_app(app)  # /healthz, /readyz, /metrics and the request counters
     app.before_request(_refuse_nul)
     app.before_request(_wtforms_in_vietnamese)
     app.after_request(_security_headers)

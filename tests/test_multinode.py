@@ -38,7 +38,8 @@ def node_config(app, **overrides) -> dict:
 def other_node(app, client, requests, *, ip="127.0.0.1", configs=None) -> list[int]:
     """Send `requests` with this client's cookies to another node (a separate process)."""
     spec = {"nodes": configs or [node_config(app)], "ip": ip, "requests": requests,
-            "cookies": {name: client.get_cookie(name).value for name in ("session",) if client.get_cookie(name)}}
+            "cookies": {name: client.get_cookie(name).value for name in ("session", "kd_device")
+                        if client.get_cookie(name)}}
     env = dict(os.environ, KIEMDICH_INSTANCE=app.instance_path)
     done = subprocess.run([sys.executable, "-c", NODE], input=json.dumps(spec), capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=120)

@@ -8,6 +8,7 @@ from flask_login import current_user
 from .. import clock, qrcodes, tokens
 from ..areas import operations as areas
 from ..extensions import db, limiter
+from ..limits import client_address, config_rate, per_device, per_device_or_form
 from ..web import page_or_fragment
 from . import operations as ops
 from .forms import SYMPTOM_LABELS, VEHICLE_LABELS, DeclarationForm
@@ -23,8 +24,15 @@ def _staff():
     return None
 
 
-def _declaration_rate() -> str:
-    return current_app.config["KIEMDICH_DECLARATION_RATE"]
+def _is_staff() -> bool:
+    return _staff() is not None
+
+
+# Per device (a crowd behind one carrier address is many devices) and per address (a ceiling).
+_limit_per_device = limiter.limit(config_rate("KIEMDICH_DECLARATION_RATE"), key_func=per_device_or_form,
+                                  methods=["POST"], exempt_when=_is_staff)
+_limit_per_address = limiter.limit(config_rate("KIEMDICH_DECLARATION_ADDRESS_RATE"), key_func=client_address,
+                                   methods=["POST"], exempt_when=_is_staff)
 
 
 def _pickers(form: DeclarationForm, trim: bool) -> dict:
@@ -100,7 +108,8 @@ def _declare(checkpoint):
 
 
 @bp.route("/khai-bao", methods=["GET", "POST"])
-@limiter.limit(_declaration_rate, methods=["POST"], exempt_when=lambda: _staff() is not None)
+@_limit_per_device
+@_limit_per_address
 def declare():
     """Declare a trip without a checkpoint (before leaving, or from a link)."""
     return _declare(None)
@@ -114,7 +123,8 @@ def _checkpoint_or_gone(code: str):
 
 
 @bp.route("/c/<code>", methods=["GET", "POST"])
-@limiter.limit(_declaration_rate, methods=["POST"], exempt_when=lambda: _staff() is not None)
+@_limit_per_device
+@_limit_per_address
 def at_checkpoint(code: str):
     """The poster's address: the form with the checkpoint filled in, and self check-in."""
     checkpoint, state = _checkpoint_or_gone(code)
@@ -126,7 +136,8 @@ def at_checkpoint(code: str):
 
 
 @bp.post("/c/<code>/co-mat")
-@limiter.limit("30 per minute")
+@limiter.limit(config_rate("KIEMDICH_CHECKIN_RATE"), key_func=per_device)
+@limiter.limit(config_rate("KIEMDICH_CHECKIN_ADDRESS_RATE"), key_func=client_address)
 def checkin(code: str):
     """"Tôi đang ở chốt này": a passage awaiting staff confirmation."""
     checkpoint, state = _checkpoint_or_gone(code)

@@ -1,5 +1,5 @@
 """The traveller's status page: the personal link (/q#token) and a lookup by code and birth year."""
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -9,16 +9,13 @@ from ..codes import clean_code
 from ..declarations import operations as declarations
 from ..declarations.views import slip_context
 from ..extensions import csrf, db, limiter
+from ..limits import client_address, config_rate, per_device
 from ..models import Arrival, Declaration
 from ..text import form_int
 from ..web import page_or_fragment
 from .status import link_expired, timeline
 
 bp = Blueprint("traveller", __name__)
-
-
-def _lookup_rate() -> str:
-    return current_app.config["KIEMDICH_LOOKUP_RATE"]
 
 
 def _latest_arrival(decl: Declaration) -> Arrival | None:
@@ -48,7 +45,8 @@ def personal():
 
 @bp.post("/q/trang-thai")
 @csrf.exempt  # reads only; the signed token is the credential
-@limiter.limit("60 per minute")
+@limiter.limit(config_rate("KIEMDICH_STATUS_RATE"), key_func=per_device)
+@limiter.limit(config_rate("KIEMDICH_STATUS_ADDRESS_RATE"), key_func=client_address)
 def status():
     """The status fragment for a signed token (the token is sent in the body, never in a URL)."""
     token = request.form.get("token", "")
@@ -61,7 +59,8 @@ def status():
 
 
 @bp.route("/tra-cuu", methods=["GET", "POST"])
-@limiter.limit(_lookup_rate, methods=["POST"])
+@limiter.limit(config_rate("KIEMDICH_LOOKUP_RATE"), key_func=per_device, methods=["POST"])
+@limiter.limit(config_rate("KIEMDICH_LOOKUP_ADDRESS_RATE"), key_func=client_address, methods=["POST"])
 def lookup():
     """Find one's declaration by its code and the year of birth. The same answer for an unknown
     code and a wrong year, and a rate limit, so codes cannot be walked through."""
