@@ -44,11 +44,16 @@ def test_healthz_says_the_process_is_up(client):
 
 
 def test_readyz_checks_database_schema_redis_and_queue(app, client):
+    from kiemdich import tasks
+
+    tasks.huey.storage.pop_data(tasks.HEARTBEAT_KEY)  # no consumer has run yet
     response = client.get("/readyz")
     assert response.status_code == 200
     redis = "ok" if app.config["RATELIMIT_STORAGE_URI"].startswith("redis") else "not configured"
     assert response.get_json() == {"ready": True, "checks": {
-        "database": "ok", "migrations": "ok", "redis": redis, "queue": "not configured"}}
+        "database": "ok", "migrations": "ok", "redis": redis, "queue": "unknown"}}
+    tasks.beat()  # what the consumer does on start and every minute
+    assert client.get("/readyz").get_json()["checks"]["queue"] == "ok"
 
 
 def test_readyz_fails_while_the_schema_is_behind_the_code(app, client):
