@@ -72,6 +72,11 @@ def _done(decl, created: bool, staff):
         # The form asked to replace itself; the result replaces the whole page body instead.
         response.headers["HX-Retarget"] = "#main"
         response.headers["HX-Reswap"] = "innerHTML show:window:top"
+        if staff is None:
+            # The address becomes the traveller's own link, so a reload, a shared link or "add to
+            # home screen" opens the QR again instead of an empty form. The token stays in the
+            # fragment: it never reaches a server log.
+            response.headers["HX-Push-Url"] = f"{url_for('traveller.personal')}#{context['token']}"
     return response
 
 
