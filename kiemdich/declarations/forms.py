@@ -150,6 +150,7 @@ class DeclarationForm(FlaskForm):
         self.latest_notice = latest_notice
         self.staff = staff
         self.units = {}
+        self.notice_changed = False  # a newer privacy notice was published while the form was open
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
@@ -308,6 +309,7 @@ class DeclarationForm(FlaskForm):
         if self.consent_version.data != self.latest_notice:
             # A new notice was published while the form was open: it must be read first.
             self.consent_version.data = self.latest_notice
+            self.notice_changed = True
             field.data = False
             raise ValidationError(_("The personal data notice has changed. Please read it again and tick the box."))
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from .. import clock, qrcodes, tokens
 from ..areas import operations as areas
-from ..extensions import db, limiter
+from ..extensions import db, htmx, limiter
 from ..web import page_or_fragment
 from . import operations as ops
 from .forms import SYMPTOM_LABELS, VEHICLE_LABELS, DeclarationForm
@@ -49,7 +49,7 @@ def _pickers(form: DeclarationForm, trim: bool) -> dict:
 def _render_form(form, checkpoint, notice, status=200, stale=False):
     context = {"form": form, "checkpoint": checkpoint, "notice": notice, "staff": _staff(),
                "provinces": areas.provinces(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
-               "symptom_labels": SYMPTOM_LABELS, "action": request.path}
+               "symptom_labels": SYMPTOM_LABELS, "action": request.path, "as_fragment": bool(htmx)}
     return page_or_fragment("declarations/form.html", "declarations/_form.html", **context), status
 
 

@@ -117,6 +117,14 @@ def test_the_form_says_what_is_required_before_sending(page, app):
     notice.locator("summary").tap()
     expect(notice.locator(".notice-text")).to_be_visible()
     expect(notice).to_contain_text("trước khi gửi khai báo")
+    # Sent with a mistake, the form comes back with the notice and the ticks as the traveller left them.
+    page.get_by_label("Ho", exact=True).tap()
+    page.get_by_role("button", name="Gửi khai báo").tap()
+    expect(page.get_by_text("Đánh dấu ô đồng ý với thông báo xử lý dữ liệu cá nhân trước khi gửi.")).to_be_visible()
+    expect(page.locator("details.notice .notice-text")).to_be_visible()
+    expect(page.get_by_label("Ho", exact=True)).to_be_checked()
+    expect(page.get_by_label("Sốt", exact=True)).not_to_be_checked()
+    # (Screenshots last: Playwright marks every input with style="", which htmx would copy on a swap.)
     screenshot(page, "declaration-short-conditions")
 
     # The new controls are thumb-sized.
@@ -124,7 +132,7 @@ def test_the_form_says_what_is_required_before_sending(page, app):
                     notice.locator("summary"), page.locator("label[for=consent]")):
         box = control.bounding_box()
         assert box["height"] >= 44 and box["width"] >= 44, box
-    assert page.console_errors == []
+    assert [e for e in page.console_errors if "422" not in e] == []
 
 
 def test_a_typed_year_or_sex_is_never_overwritten_by_the_cccd(page, app):
