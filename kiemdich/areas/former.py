@@ -2,10 +2,11 @@
 
 Since the merger of 1 July 2025 "Xã Đức Liễu" is part of "Xã Nghĩa Trung" (25417). The mapping is
 the address library's (vietnamadminunits, already used by the import): its table of the 10,040
-former wards and its old-to-new conversion data. The index is built once per process, on first
-use (about half a second, most of it the library's own import, shared with the import's
-resolver), and kept in memory: it is static data shipped with the library, nothing to migrate.
-Only codes come out of it; what is stored is always today's commune code.
+former wards and its old-to-new conversion data. The index is built once per process, in the
+background at start-up (warm_up; else on first use: about a second on a busy machine, plus the
+library's own import, shared with the import's resolver), and kept in memory: it is static
+data shipped with the library, nothing to migrate. Only codes come out of it; what is stored
+is always today's commune code.
 """
 import threading
 from dataclasses import dataclass
@@ -75,6 +76,13 @@ def index() -> "list[Former]":
             if _index is None:
                 _index = _build()
     return _index
+
+
+def warm_up() -> threading.Thread:
+    """Build the index in the background at start-up, so no traveller's search waits for it."""
+    thread = threading.Thread(target=index, name="kiemdich-former-names-warmup", daemon=True)
+    thread.start()
+    return thread
 
 
 def matches(query: str, province_code: str | None = None) -> "dict[str, list[Former]]":
