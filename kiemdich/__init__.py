@@ -69,6 +69,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("TESTING"):
         from .imports.addresses import warm_up
         warm_up()  # the address library loads in the background, never on a request
+        from .areas.former import warm_up as warm_up_former_names
+        warm_up_former_names()  # likewise the pre-2025 commune names the picker searches
     tokens.init_app(app)
     app.register_blueprint(checkpoint_views.bp)
     app.register_blueprint(declaration_views.bp)

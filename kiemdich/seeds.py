@@ -44,7 +44,7 @@ Thời gian lưu: dữ liệu định danh được xóa sau khi kết thúc the
 chỉ giữ số liệu thống kê.
 Quyền của bạn: được biết, truy cập, chỉnh sửa, yêu cầu xóa dữ liệu theo Luật Bảo vệ dữ liệu \
 cá nhân số 91/2025/QH15, qua đường dây nóng của tỉnh.
-Khi bấm "Gửi khai báo" là bạn đã đọc và đồng ý với thông báo này."""
+Bạn đồng ý bằng cách đánh dấu ô "Tôi đã đọc thông báo ở trên và đồng ý" trước khi gửi khai báo."""
 
 
 def seed_reference_data() -> dict[str, int]:

@@ -1,10 +1,12 @@
 """Administrative units: loading, accent-insensitive search, the cascading picker."""
+import re
+
 import pytest
 from sqlalchemy import select
 
 from kiemdich.areas.operations import search_communes, upsert_units, vietnam_2025_rows
 from kiemdich.extensions import db
-from kiemdich.models import AdminUnit
+from kiemdich.models import AdminUnit, Declaration
 
 
 def test_official_units_are_loaded_with_string_codes(app):
@@ -91,3 +93,48 @@ def test_picker_says_when_nothing_matches(client):
 def test_same_url_without_htmx_is_a_full_page(client):
     html = client.get("/dia-ban/xa?q=nghia+trung&tinh=75").get_data(as_text=True)
     assert html.startswith("<!doctype html>") and "Xã Nghĩa Trung" in html
+
+
+# Pre-2025 names (issue 11, item 15) -------------------------------------------------------------
+
+@pytest.mark.parametrize("query", ["duc lieu", "Đức Liễu", "ĐỨC LIỄU", "xa duc lieu"])
+def test_a_former_commune_name_finds_todays_commune(app, query):
+    from kiemdich.areas.operations import search_communes_and_former
+
+    units, former = search_communes_and_former(query, "75")
+    assert [u.code for u in units] == ["25417"] and units[0].name == "Xã Nghĩa Trung"
+    assert [f.name for f in former["25417"]] == ["xã Đức Liễu"]
+    assert search_communes_and_former(query, "79") == ([], {})  # not in Ho Chi Minh City
+
+
+def test_picker_labels_the_match_with_the_former_name_and_sends_todays_code(app, client):
+    response = client.get("/dia-ban/xa", query_string={"field": "dest", "dest_province": "75",
+                                                       "dest_q": "duc lieu", "blank": "1"},
+                          headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert '<option value="25417" selected>Xã Nghĩa Trung (gồm xã Đức Liễu cũ)</option>' in html
+    assert "vn2021" not in html
+    # A search that matches today's name shows it plainly.
+    plain = client.get("/dia-ban/xa", query_string={"field": "dest", "dest_province": "75", "dest_q": "nghia trung"},
+                       headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert '<option value="25417">Xã Nghĩa Trung</option>' in plain
+
+
+def test_a_split_former_commune_is_labelled_as_a_part(app, client):
+    from kiemdich.areas.former import index
+
+    split = next(f for f in index() if f.partial and f.province == "75")
+    html = client.get("/dia-ban/xa", query_string={"tinh": "75", "q": split.folded}).get_data(as_text=True)
+    assert f"một phần {split.name}" in html
+
+
+def test_declaring_with_a_former_name_stores_the_2025_code(app, client):
+    from tests.test_declarations import errors_of, post, valid_form
+
+    options = client.get("/dia-ban/xa", query_string={"field": "dest", "dest_province": "75", "dest_q": "đức liễu",
+                                                     "blank": "1"}, headers={"HX-Request": "true"})
+    code = re.search(r'<option value="(\d+)" selected>', options.get_data(as_text=True)).group(1)
+    response = post(client, valid_form(dest=code))
+    assert response.status_code == 200, errors_of(response)
+    decl = db.session.scalar(select(Declaration))
+    assert decl.dest_commune_code == "25417" and decl.dest_commune.name == "Xã Nghĩa Trung"

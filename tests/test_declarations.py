@@ -100,7 +100,8 @@ RULES = [
     ({"id_type": "passport", "nationality": "Hàn Quốc", "id_number": "M12"}, "id_number",
      "Số hộ chiếu gồm 6 đến 12 chữ cái hoặc chữ số."),
     ({"id_type": "visa"}, "id_type", "Hãy chọn một giá trị trong danh sách."),
-    ({"birth_year": ""}, "birth_year", "Nhập năm sinh."),
+    # A CCCD number tells the year of birth and the sex; other documents do not.
+    ({"birth_year": "", "id_type": "passport", "id_number": "C1234567"}, "birth_year", "Nhập năm sinh."),
     ({"birth_year": "1899"}, "birth_year", "Năm sinh phải từ 1900 đến"),
     ({"birth_year": "90"}, "birth_year", "Năm sinh phải từ 1900 đến"),
     ({"birth_year": str(clock.today().year + 1)}, "birth_year", "Năm sinh phải từ 1900 đến"),
@@ -108,7 +109,7 @@ RULES = [
      "birth_date", "Ngày sinh không được sau ngày hôm nay."),
     ({"birth_date": "1991-05-02"}, "birth_date", "Ngày sinh không khớp với năm sinh."),
     ({"birth_date": "31/02/1990"}, "birth_date", "Nhập ngày theo dạng ngày/tháng/năm"),
-    ({"sex": None}, "sex", "Chọn giới tính."),
+    ({"sex": None, "id_type": "cmnd", "id_number": "123456789"}, "sex", "Chọn giới tính."),
     ({"sex": "x"}, "sex", "Hãy chọn một giá trị trong danh sách."),
     ({"phone": ""}, "phone", "Nhập số điện thoại di động."),
     ({"phone": "0212345678"}, "phone", "Số điện thoại di động không hợp lệ"),
@@ -260,7 +261,8 @@ def test_form_defaults_and_phone_friendly_inputs(app, client):
     assert found["nationality"]["value"] == "Việt Nam"
     assert found["id_number"]["inputmode"] == "numeric" and found["birth_year"]["inputmode"] == "numeric"
     assert found["phone"]["type"] == "tel" and found["phone"]["inputmode"] == "tel"
-    assert found["last_dose_date"]["type"] == "date" and found["last_dose_date"]["max"] == clock.today().isoformat()
+    # Typed as on the vaccination certificate, with the number pad (issue 11: fewer taps than a calendar).
+    assert found["last_dose_date"]["inputmode"] == "numeric" and found["last_dose_date"]["placeholder"] == "dd/mm/yyyy"
     assert re.fullmatch(r"[0-9a-f]{16}", found["nonce"]["value"])
     assert '<option value="75" selected>' in page  # destination province: the home province
     for name in ("contact", "origin", "dest"):

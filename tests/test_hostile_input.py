@@ -267,8 +267,9 @@ DECLARATION_BAD = {
     "contact_street": huge, "dest_street": huge, "places_visited": huge, "vaccine_doses": not_an_int,
     "last_dose_date": not_a_date, "birth_date": not_a_date, "test_date": not_a_date,
 }
-DECLARATION_REQUIRED = ("full_name", "id_number", "birth_year", "sex", "phone", "contact", "contact_street", "dest",
-                        "dest_street", "travel_date", "consent")
+# Year of birth and sex are not here: with a CCCD number the server reads them from it (issue 11).
+DECLARATION_REQUIRED = ("full_name", "id_number", "phone", "contact", "contact_street", "dest",
+                        "dest_street", "travel_date", "vaccine_doses", "consent")
 CHECK_BAD = {"temperature": st.one_of(letters, st.sampled_from(["33.9", "43.1", "-1", "1e9", "NaN", "inf"])),
              "spo2": st.one_of(letters, st.sampled_from(["49", "101", "-1", "1e9"])),
              "source": letters.map(lambda t: "z" + t), "test_result": letters.map(lambda t: "z" + t)}

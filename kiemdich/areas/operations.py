@@ -89,6 +89,25 @@ def search_communes(query: str = "", province_code: str | None = None, limit: in
     return list(db.session.scalars(stmt.order_by(AdminUnit.search_name).limit(limit)))
 
 
+def search_communes_and_former(query: str = "", province_code: str | None = None,
+                                limit: int = 50) -> tuple[list[AdminUnit], dict[str, list]]:
+    """search_communes, plus today's communes that merged a pre-2025 commune of that name.
+
+    Returns the communes (by name) and, for those found only through a former name, the former
+    communes that matched ({code: [Former]}), for the label "Xã Nghĩa Trung (gồm xã Đức Liễu cũ)".
+    """
+    from .former import matches
+
+    found = search_communes(query, province_code, limit)
+    words = fold(query).split()
+    former = {code: names for code, names in matches(query, province_code).items()
+              if not all(w in next((u.search_name for u in found if u.code == code), "") for w in words)}
+    extra = [u for u in units_by_code(former).values()
+             if u.kind == "commune" and u.dataset == DEFAULT_DATASET and u not in found]
+    units = sorted(found + extra, key=lambda u: u.search_name)[:limit]
+    return units, {u.code: former[u.code] for u in units if u.code in former}
+
+
 def units_by_code(codes: Iterable[str]) -> dict[str, AdminUnit]:
     codes = [c for c in codes if c]
     if not codes:
@@ -104,4 +123,4 @@ def label(unit: AdminUnit | None) -> str:
 
 
 __all__ = ["upsert_units", "vietnam_2025_rows", "csv_rows", "provinces", "search_communes", "label",
-           "units_by_code", "or_"]
+           "units_by_code", "search_communes_and_former"]

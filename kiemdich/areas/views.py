@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, request
 from ..extensions import limiter
 from ..web import page_or_fragment
 from . import operations
+from .former import label
 
 bp = Blueprint("areas", __name__, url_prefix="/dia-ban")
 
@@ -19,7 +20,10 @@ def communes():
         current_app.config["KIEMDICH_PROVINCE"]
     query = request.args.get(f"{field}_q") or request.args.get("q", "")
     selected = set(request.args.getlist(field))
-    results = operations.search_communes(query[:80], province, limit=400)  # a whole province fits
+    # A whole province fits; pre-2025 names find the commune they are part of today.
+    results, former = operations.search_communes_and_former(query[:80], province, limit=400)
+    labels = {code: label(unit_name, former[code]) for code, unit_name in ((c.code, c.name) for c in results)
+              if code in former}
     return page_or_fragment("areas/communes.html", "areas/_commune_options.html",
-                            communes=results, selected=selected, query=query,
+                            communes=results, labels=labels, selected=selected, query=query,
                             provinces=operations.provinces(), province=province, field=field)

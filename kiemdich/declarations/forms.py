@@ -12,6 +12,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from ..areas.operations import units_by_code
 from ..models.travel import SYMPTOMS, VEHICLES
 from ..text import fold, nfc, normalise_phone
+from .rules import from_cccd
 
 TRAVEL_WINDOW_DAYS = 14  # how far before or after today a trip may be declared
 PLATED = ("xe_may", "o_to", "xe_khach", "xe_tai")
@@ -51,7 +52,8 @@ class LocalDateField(StringField):
         self.data = None
         if not self.raw:
             return
-        for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
+        # Typed on a phone's number pad: 27/09/2026, 27-09-2026, 27.09.2026 or 27092026.
+        for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d%m%Y"):
             try:
                 self.data = datetime.strptime(self.raw, fmt).date()
                 return
@@ -62,6 +64,16 @@ class LocalDateField(StringField):
     def _value(self):
         if self.data:
             return self.data.isoformat()
+        return getattr(self, "raw", "") or ""
+
+
+class TypedDateField(LocalDateField):
+    """A date typed as dd/mm/yyyy in a text box: quicker on a phone than a calendar for a date
+    months back (the date of a vaccine dose is copied from the certificate)."""
+
+    def _value(self):
+        if self.data:
+            return self.data.strftime("%d/%m/%Y")
         return getattr(self, "raw", "") or ""
 
 
@@ -80,18 +92,21 @@ class DeclarationForm(FlaskForm):
     id_type = SelectField(_l("Identity document"), choices=ID_TYPE_CHOICES, default="cccd",
                           validate_choice=False)
     id_number = StringField(_l("Document number"), validators=[_required(_l("Enter the number of your document."))])
-    birth_year = StringField(_l("Year of birth"), validators=[_required(_l("Enter your year of birth."))])
+    # Year of birth and sex are required, but a CCCD number tells both (the page fills them in as
+    # soon as it is typed; the server reads them from it when they come empty): see validate_*.
+    birth_year = StringField(_l("Year of birth"))
     birth_date = LocalDateField(_l("Date of birth (if you know it)"), validators=[Optional()])
-    sex = RadioField(_l("Sex"), choices=SEX_CHOICES, validators=[_required(_l("Choose your sex."))],
-                     validate_choice=False)
+    sex = RadioField(_l("Sex"), choices=SEX_CHOICES, validate_choice=False)
     phone = StringField(_l("Mobile phone"), validators=[_required(_l("Enter your mobile phone number."))])
     nationality = StringField(_l("Nationality"), default="Việt Nam", validators=[
         _required(_l("Enter your nationality.")), Length(max=60, message=_l("At most 60 characters."))])
     # Addresses: the commune codes are read from the pickers' fields of the same name.
+    # Most travellers are reached where they stay: ticked by default, visibly, and then the
+    # destination is stored as the contact address too.
+    contact_same = BooleanField(_l("Same as the address where I will stay"), default=True)
     contact_province = StringField()
     contact = StringField()
     contact_street = StringField(_l("House number, street, hamlet"), validators=[
-        _required(_l("Enter the house number, street or hamlet of your contact address.")),
         Length(max=200, message=_l("At most 200 characters."))])
     origin_province = StringField()
     origin = StringField()
@@ -116,9 +131,10 @@ class DeclarationForm(FlaskForm):
     exposure_case = BooleanField(_l("Close contact with a COVID-19 case or suspected case"))
     exposure_market = BooleanField(_l("Visited a farm or a market selling live animals"))
     exposure_care = BooleanField(_l("Cared directly for someone with an infectious disease"))
-    vaccine_doses = SelectField(_l("COVID-19 vaccine doses received"), choices=DOSE_CHOICES, default="0",
-                                validate_choice=False)
-    last_dose_date = LocalDateField(_l("Date of the last dose"))
+    # No default: "0" preselected would make a forgetful vaccinated traveller look unvaccinated.
+    vaccine_doses = RadioField(_l("COVID-19 vaccine doses received"), choices=DOSE_CHOICES, validate_choice=False,
+                               validators=[_required(_l("Choose the number of vaccine doses (0 if none)."))])
+    last_dose_date = TypedDateField(_l("Date of the last dose"))
     recovered_date = LocalDateField(_l("Recovered from COVID-19 on (if you had it)"), validators=[Optional()])
     test_kind = SelectField(_l("Latest negative test"), choices=TEST_CHOICES, default="",
                             validate_choice=False)
@@ -134,6 +150,7 @@ class DeclarationForm(FlaskForm):
         self.latest_notice = latest_notice
         self.staff = staff
         self.units = {}
+        self.notice_changed = False  # a newer privacy notice was published while the form was open
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
@@ -171,11 +188,29 @@ class DeclarationForm(FlaskForm):
             if not vietnamese and not OTHER_PASSPORT.fullmatch(number):
                 raise ValidationError(_("A passport number has 6 to 12 letters or digits."))
 
+    def _cccd(self):
+        """(year of birth, sex) read from a well-formed CCCD number, else None."""
+        if self.id_type.data == "cccd" and not self.id_number.errors:
+            return from_cccd(self.id_number.data or "")
+        return None
+
     def validate_birth_year(self, field):
         text = (field.data or "").strip()
+        if not text:
+            derived = self._cccd()
+            if derived is None:
+                raise ValidationError(_("Enter your year of birth."))
+            text = str(derived[0])
         if not re.fullmatch(r"\d{4}", text) or not 1900 <= int(text) <= self.today.year:
             raise ValidationError(_("The year of birth must be between 1900 and %(year)s.", year=self.today.year))
         field.data = text
+
+    def validate_sex(self, field):
+        if not field.data:
+            derived = self._cccd()
+            if derived is None:
+                raise ValidationError(_("Choose your sex."))
+            field.data = derived[1]
 
     def validate_birth_date(self, field):
         if field.data is None:
@@ -192,9 +227,15 @@ class DeclarationForm(FlaskForm):
         field.data = phone
 
     def validate_contact(self, field):
+        if self.contact_same.data:
+            return  # the destination, checked below
         if not field.data:
             raise ValidationError(_("Choose the commune or ward of your contact address."))
         self._commune(field, "contact_province")
+
+    def validate_contact_street(self, field):
+        if not self.contact_same.data and not (field.data or "").strip():
+            raise ValidationError(_("Enter the house number, street or hamlet of your contact address."))
 
     def validate_origin(self, field):
         if not field.data and not self.origin_province.data:
@@ -241,6 +282,8 @@ class DeclarationForm(FlaskForm):
             raise ValidationError(message)
 
     def validate_last_dose_date(self, field):
+        if self.vaccine_doses.errors:
+            return
         if self.vaccine_doses.data != "0" and field.data is None:
             raise ValidationError(_("Enter the date of your last dose."))
         if self.vaccine_doses.data == "0" and field.data is not None:
@@ -266,6 +309,7 @@ class DeclarationForm(FlaskForm):
         if self.consent_version.data != self.latest_notice:
             # A new notice was published while the form was open: it must be read first.
             self.consent_version.data = self.latest_notice
+            self.notice_changed = True
             field.data = False
             raise ValidationError(_("The personal data notice has changed. Please read it again and tick the box."))
 
@@ -278,7 +322,8 @@ class DeclarationForm(FlaskForm):
             "full_name": self.full_name.data, "id_type": self.id_type.data, "id_number": self.id_number.data,
             "birth_year": int(self.birth_year.data), "birth_date": self.birth_date.data, "sex": self.sex.data,
             "phone": self.phone.data, "nationality": nfc(self.nationality.data),
-            "contact_commune_code": self.contact.data, "contact_street": nfc(self.contact_street.data),
+            "contact_commune_code": self.dest.data if self.contact_same.data else self.contact.data,
+            "contact_street": nfc(self.dest_street.data if self.contact_same.data else self.contact_street.data),
             "origin_province_code": self.origin_province.data, "origin_commune_code": self.origin.data,
             "origin_street": nfc(self.origin_street.data or ""),
             "dest_commune_code": self.dest.data, "dest_street": nfc(self.dest_street.data),

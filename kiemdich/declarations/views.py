@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from .. import clock, qrcodes, tokens
 from ..areas import operations as areas
-from ..extensions import db, limiter
+from ..extensions import db, htmx, limiter
 from ..limits import client_address, config_rate, per_device, per_device_or_form
 from ..web import page_or_fragment
 from . import operations as ops
@@ -57,7 +57,7 @@ def _pickers(form: DeclarationForm, trim: bool) -> dict:
 def _render_form(form, checkpoint, notice, status=200, stale=False):
     context = {"form": form, "checkpoint": checkpoint, "notice": notice, "staff": _staff(),
                "provinces": areas.provinces(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
-               "symptom_labels": SYMPTOM_LABELS, "action": request.path}
+               "symptom_labels": SYMPTOM_LABELS, "action": request.path, "as_fragment": bool(htmx)}
     return page_or_fragment("declarations/form.html", "declarations/_form.html", **context), status
 
 
@@ -80,6 +80,11 @@ def _done(decl, created: bool, staff):
         # The form asked to replace itself; the result replaces the whole page body instead.
         response.headers["HX-Retarget"] = "#main"
         response.headers["HX-Reswap"] = "innerHTML show:window:top"
+        if staff is None:
+            # The address becomes the traveller's own link, so a reload, a shared link or "add to
+            # home screen" opens the QR again instead of an empty form. The token stays in the
+            # fragment: it never reaches a server log.
+            response.headers["HX-Push-Url"] = f"{url_for('traveller.personal')}#{context['token']}"
     return response
 
 

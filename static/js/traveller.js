@@ -67,6 +67,59 @@
     input.setAttribute("autocapitalize", passport ? "characters" : "off");
   }
 
+  /* A CCCD number tells the year of birth and the sex (digit 4: 0/1 male/female born 19xx, 2/3 born
+     20xx, ...; digits 5-6: the year), as kiemdich/declarations/rules.py:from_cccd reads it. Filled in
+     visibly, only into fields the traveller has not filled, and said so under them. */
+  function fromCccd() {
+    var type = document.querySelector("[data-kd-id-type]"), input = document.querySelector("[data-kd-id-number]");
+    var year = document.querySelector("[data-kd-birth-year]"), note = document.querySelector("[data-kd-from-cccd]");
+    if (!type || !input || !year || type.value !== "cccd") return;
+    var digits = input.value.replace(/[\s.\-]/g, "");
+    if (!/^\d{12}$/.test(digits)) return;
+    var d = Number(digits.charAt(3)), filled = false;
+    if (!year.value || year.hasAttribute("data-kd-auto")) {
+      year.value = String(1900 + 100 * Math.floor(d / 2) + Number(digits.slice(4, 6)));
+      year.setAttribute("data-kd-auto", "");
+      filled = true;
+    }
+    var sexes = document.querySelectorAll("input[name=sex]"), chosen = null;
+    for (var i = 0; i < sexes.length; i++) if (sexes[i].checked) chosen = sexes[i];
+    if (!chosen || chosen.hasAttribute("data-kd-auto")) {
+      for (var j = 0; j < sexes.length; j++) {
+        sexes[j].checked = sexes[j].value === (d % 2 ? "nu" : "nam");
+        sexes[j].toggleAttribute("data-kd-auto", sexes[j].checked);
+      }
+      filled = true;
+    }
+    if (note && filled) note.hidden = false;
+  }
+
+  /* data-kd-show-when="name:v1,v2": the field matters only while control `name` has one of these
+     values ("name:" = while unticked), e.g. the number plate for motor vehicles. Without script
+     every field stays visible, each saying its condition. */
+  function valueOf(form, name) {
+    var controls = form.querySelectorAll("[name='" + name + "']");
+    for (var i = 0; i < controls.length; i++) {
+      var c = controls[i];
+      if (c.type === "radio") { if (c.checked) return c.value; }
+      else if (c.type === "checkbox") return c.checked ? c.value : "";
+      else return c.value;
+    }
+    return "";
+  }
+  function applyConditions() {
+    var form = document.getElementById("declaration-form");
+    if (!form) return;
+    var parts = form.querySelectorAll("[data-kd-show-when]");
+    for (var i = 0; i < parts.length; i++) {
+      var rule = parts[i].getAttribute("data-kd-show-when"), at = rule.indexOf(":");
+      var wanted = rule.slice(at + 1).split(",");
+      var show = wanted.indexOf(valueOf(form, rule.slice(0, at))) !== -1;
+      // A field the server found wrong stays in sight whatever the condition says.
+      parts[i].hidden = !show && !parts[i].querySelector("[aria-invalid=true]");
+    }
+  }
+
   /* Runs on the first page and on every piece of content htmx swaps in. */
   function onContent(root) {
     var kept = root.querySelectorAll ? root.querySelectorAll("[data-kd-remember]") : [];
@@ -74,6 +127,7 @@
     if (root.matches && root.matches("[data-kd-remember]")) remember(root.getAttribute("data-kd-token"), root.getAttribute("data-kd-name"));
     var idType = document.querySelector("[data-kd-id-type]");
     if (idType) setIdKeyboard(idType);
+    applyConditions();
     var invalid = root.querySelector && root.querySelector("[aria-invalid=true]");
     if (invalid && root.id === "declaration-form") invalid.focus();
   }
@@ -116,7 +170,18 @@
   }
 
   document.addEventListener("change", function (e) {
-    if (e.target.matches && e.target.matches("[data-kd-id-type]")) setIdKeyboard(e.target);
+    if (!e.target.matches) return;
+    if (e.target.matches("[data-kd-id-type]")) { setIdKeyboard(e.target); fromCccd(); }
+    if (e.target.name === "sex") {  // chosen by hand: never overwritten
+      var sexes = document.querySelectorAll("input[name=sex]");
+      for (var i = 0; i < sexes.length; i++) sexes[i].removeAttribute("data-kd-auto");
+    }
+    if (e.target.form && e.target.form.id === "declaration-form") applyConditions();
+  });
+  document.addEventListener("input", function (e) {
+    if (!e.target.matches) return;
+    if (e.target.matches("[data-kd-id-number]")) fromCccd();
+    else if (e.target.matches("[data-kd-birth-year]")) e.target.removeAttribute("data-kd-auto");
   });
   document.addEventListener("click", function (e) {
     var el = e.target.closest ? e.target.closest("[data-kd-print], [data-kd-forget]") : null;
@@ -129,6 +194,11 @@
     var trip = stored(), links = e.target.querySelectorAll("[data-kd-personal-link]");
     for (var i = 0; i < links.length; i++) if (trip) links[i].href = "/q#" + trip.token;
   });
+
+  // After a declaration the address is the personal link (/q#token, pushed by the server). The
+  // app keeps no page copies in localStorage (historyCacheSize 0), so Back and Forward load the
+  // page again in full, which runs this script and shows the right thing for that address.
+  if (window.htmx) window.htmx.config.refreshOnHistoryMiss = true;
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

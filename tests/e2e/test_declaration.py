@@ -37,20 +37,20 @@ def _pick_commune(page, name, province_code, query, commune):
 def _fill_declaration(page):
     _type(page, "Họ và tên", "Trần Thị Bích Ngọc")
     _type(page, "Số giấy tờ", "079190123456")
-    _type(page, "Năm sinh", "1990")
-    page.get_by_label("Nữ", exact=True).focus()
-    page.keyboard.press("Space")
+    expect(page.get_by_label("Năm sinh", exact=True)).to_have_value("1990")  # read from the CCCD number
+    expect(page.get_by_label("Nữ", exact=True)).to_be_checked()
     _type(page, "Số điện thoại di động", "0912 345 678")
-    _pick_commune(page, "contact", "79", "ben thanh", "Phường Bến Thành")
-    _type(page, "Số nhà, đường, thôn/ấp/tổ dân phố", "12 Lê Lợi")
-    _pick_commune(page, "origin", "79", "ben thanh", "Phường Bến Thành")
     _pick_commune(page, "dest", "75", "dong xoai", "Phường Đồng Xoài")
     _type(page, "Số nhà, đường, thôn/ấp nơi bạn sẽ ở", "Tổ 3, khu phố Tân Bình")
+    _pick_commune(page, "origin", "79", "ben thanh", "Phường Bến Thành")
     _type(page, "Biển số xe", "59X1-123.45")
-    page.get_by_label("Số mũi vắc xin COVID-19 đã tiêm").focus()
-    page.keyboard.press("2")
-    # The date picker's typing order follows the phone's locale; fill() sets the ISO value directly.
-    page.get_by_label("Ngày tiêm mũi gần nhất").fill(LAST_DOSE.isoformat())
+    page.get_by_label("Giống địa chỉ nơi tôi sẽ ở").focus()  # another contact address than the stay
+    page.keyboard.press("Space")
+    _pick_commune(page, "contact", "79", "ben thanh", "Phường Bến Thành")
+    _type(page, "Số nhà, đường, thôn/ấp/tổ dân phố", "12 Lê Lợi")
+    page.locator("#vaccine_doses").get_by_label("2", exact=True).focus()
+    page.keyboard.press("Space")
+    _type(page, "Ngày tiêm mũi gần nhất", LAST_DOSE.strftime("%d/%m/%Y"))  # as on the certificate
     page.get_by_label("Tôi đã đọc thông báo ở trên và đồng ý").focus()
     page.keyboard.press("Space")
 
