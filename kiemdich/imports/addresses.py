@@ -195,6 +195,19 @@ class Resolver:
 
 
 _TYPES = re.compile(r"^(xa|phuong|thi tran|dac khu|tt|p|x)\.?\s+")
+_UNIT_START = re.compile(r"^(xa|phuong|thi tran|dac khu|tt|p|x)(\.\s*|\s+)\S")
+
+
+def below_commune(text: str, resolution: "Resolution") -> str:
+    """The part of an address written before its commune ("Thôn 3" in "Thôn 3, Phường Tân Phú, TP Đồng
+    Xoài, Bình Phước"): the part that names a commune type starts the units; without one, the last two
+    parts (commune, province) or three (commune, district, province, before 2025) are the units."""
+    parts = [part.strip() for part in text.split(",")]
+    for i, part in enumerate(parts):
+        if _UNIT_START.match(fold(part)):
+            return ", ".join(p for p in parts[:i] if p)
+    units = 3 if resolution.how == "legacy" else 2
+    return ", ".join(p for p in parts[:-units] if p) if len(parts) > units else ""
 
 
 def _bare(folded: str) -> str:

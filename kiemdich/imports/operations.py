@@ -6,7 +6,7 @@ on whichever node serves it, works from the database and never from a file on on
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
@@ -22,7 +22,7 @@ from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration,
                       ImportRow, Passage, User)
 from ..text import fold, nfc, normalise_phone
 from . import values
-from .addresses import Resolver
+from .addresses import Resolver, below_commune
 from .header import FIELDS, IGNORE, Header, find_header
 from .reader import FileProblem, Table, has_formulas, read_table
 
@@ -132,9 +132,10 @@ class Context:
     user: User | None
     default_checkpoint: int | None
     checkpoints: dict = field(default_factory=dict)  # folded name or code -> id
+    named: dict = field(default_factory=dict)  # folded name in the file -> id, chosen in the checkpoints step
     allowed: set = field(default_factory=set)
     resolver: Resolver | None = None
-    known: set = field(default_factory=set)  # duplicate keys already in the database
+    known: dict = field(default_factory=dict)  # (person, minute) -> checkpoint ids already in the database
     token_hours: int = 72
 
 
@@ -153,32 +154,44 @@ def build_context(batch: ImportBatch, user) -> Context:
         ctx.checkpoints[cp.code.lower()] = cp.id
     if batch.checkpoint_id and batch.checkpoint_id not in ctx.allowed:
         raise ImportFailure("checkpoint")
+    for name, cp in ((batch.mapping or {}).get("checkpoints") or {}).items():
+        if cp in ctx.allowed:
+            ctx.named[fold(name)] = cp
     return ctx
 
 
-def person_key(id_number: str, name_folded: str, birth_year, phone: str) -> str:
-    """Who a row is about: the ID number when given, else name + birth year + phone."""
-    return f"id:{id_number}" if id_number else f"p:{name_folded}|{birth_year}|{phone}"
+def person_keys(id_number: str, name_folded: str, phone: str) -> tuple[str, ...]:
+    """Who a row is about: the ID number, and name + phone; either one identifies the person (a passage
+    list may carry only one of them, and a birth year is often missing)."""
+    keys = []
+    if id_number:
+        keys.append(f"id:{id_number}")
+    if name_folded and phone:
+        keys.append(f"np:{name_folded}|{phone}")
+    return tuple(keys)
 
 
-def passage_key(person: str, checkpoint_id: int, moment_utc: datetime) -> tuple:
-    return person, checkpoint_id, moment_utc.replace(second=0, microsecond=0).isoformat()
+def minute(moment_utc: datetime) -> str:
+    """A passage time to the minute, in UTC without zone: a list shows 08:30 for a scan at 08:30:27."""
+    if moment_utc.tzinfo is not None:
+        moment_utc = moment_utc.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment_utc.replace(second=0, microsecond=0).isoformat(timespec="minutes")
 
 
-def load_known(ctx: Context, start: datetime, end: datetime, checkpoint_ids: set[int]) -> None:
-    """Duplicate keys of the passages already recorded at these checkpoints in this period."""
-    if not checkpoint_ids:
-        return
+def load_known(ctx: Context, start: datetime, end: datetime) -> None:
+    """Person/minute keys of the passages already recorded in this period, at any checkpoint (the
+    wizard's checkpoint choice must not decide what is a duplicate)."""
     rows = db.session.execute(
-        select(Declaration.id_number, Declaration.search_name, Declaration.birth_year, Declaration.phone,
+        select(Declaration.id_number, Declaration.search_name, Declaration.phone,
                Passage.checkpoint_id, Passage.client_ts, Passage.server_ts)
         .join(Passage, Passage.declaration_id == Declaration.id)
         # A device offline for hours sends its passages late: look a day either side.
-        .where(Passage.checkpoint_id.in_(checkpoint_ids),
-               Passage.server_ts >= start - timedelta(days=1), Passage.server_ts <= end + timedelta(days=1)))
-    for id_number, name, year, phone, cp, client_ts, server_ts in rows:
+        .where(Passage.server_ts >= start - timedelta(days=1), Passage.server_ts <= end + timedelta(days=1)))
+    for id_number, name, phone, cp, client_ts, server_ts in rows:
         # The time a list shows is the device's (client_ts) when there is one, as exports write it.
-        ctx.known.add(passage_key(person_key(id_number, name, year, phone), cp, client_ts or server_ts))
+        at = minute(client_ts or server_ts)
+        for key in person_keys(id_number, name, phone):
+            ctx.known.setdefault((key, at), set()).add(cp)
 
 
 @dataclass
@@ -197,7 +210,10 @@ class Parsed:
     decision: str = "allow"
     instruction: int | None = None
     note: str = ""
-    key: tuple | None = None
+    keys: tuple = ()  # (person, minute) pairs that identify this passage
+    own_checkpoint: int | None = None  # the checkpoint the row itself names (None: the wizard's choice)
+    past: bool = False  # its monitoring window was over before the import
+    plan: Plan | None = None
 
 
 def _get(cells: dict, columns: dict, fld: str):
@@ -214,10 +230,11 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     name = values.text(get("full_name"))
     if not name:
         err.append("missing_name")
+    # Birth year: used when the list has it; passage lists often do not (identity is name + phone or ID).
     year, birth_date = values.birth(get("birth"))
-    if year is None:
-        err.append("missing_birth")
     id_number, id_type, id_problem = values.id_number(get("id_number"))
+    if id_problem == "masked":  # "******123456" as the national app shows it: not an ID, not an error
+        id_problem = None
     if id_problem == "rounded":
         err.append("rounded_id")
     elif id_problem:
@@ -240,12 +257,16 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
 
     checkpoint_text = values.text(get("checkpoint"))
     if checkpoint_text:
-        p.checkpoint_id = ctx.checkpoints.get(fold(checkpoint_text)) or ctx.checkpoints.get(checkpoint_text.lower())
-        if p.checkpoint_id is None and ctx.default_checkpoint is None:
+        # The row's own checkpoint, as mapped in the checkpoints step: never replaced by the wizard's choice.
+        key = fold(checkpoint_text)
+        p.own_checkpoint = ctx.named.get(key) or ctx.checkpoints.get(key) or ctx.checkpoints.get(
+            checkpoint_text.lower())
+        if p.own_checkpoint is None:
             err.append("unknown_checkpoint")
-    if p.checkpoint_id is None:
+        p.checkpoint_id = p.own_checkpoint
+    else:
         p.checkpoint_id = ctx.default_checkpoint
-        if p.checkpoint_id is None and "unknown_checkpoint" not in err:
+        if p.checkpoint_id is None:
             err.append("missing_checkpoint")
 
     p.instruction, decision = values.instruction(get("instruction"))
@@ -270,9 +291,12 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     origin = ctx.resolver.resolve(text=origin_text, province=origin_province) if (
         origin_text or origin_province) else None
     name_folded = fold(name)
-    p.key = passage_key(person_key(id_number, name_folded, year, phone), p.checkpoint_id, p.moment)
-    street = values.text(get("dest_street")) or (dest_text if not resolution or not resolution.commune_code
-                                                 or resolution.how == "name" else "")
+    at = minute(p.moment)
+    p.keys = tuple((key, at) for key in person_keys(id_number, name_folded, phone))
+    street = values.text(get("dest_street"))
+    if not street and dest_text:
+        # The part below the commune ("Thôn 3", "Tổ 3, ấp 2"): the officer needs it to find the house.
+        street = dest_text if not resolution or not resolution.commune_code else below_commune(dest_text, resolution)
     if resolution and resolution.commune_code:
         p.commune_code = resolution.commune_code
         p.transit = not ctx.resolver.is_home(resolution.commune_code)
@@ -317,28 +341,61 @@ def analyse(batch: ImportBatch, ctx: Context, progress=None):
     parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
     moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
     if moments:
-        load_known(ctx, min(moments), max(moments), {p.checkpoint_id for p in parsed if p.checkpoint_id})
-    first_seen: dict[tuple, int] = {}
+        load_known(ctx, min(moments), max(moments))
+    seen: dict[tuple, dict] = {}  # (person, minute) -> {own checkpoint or None: row number}
     for i, p in enumerate(parsed):
-        if p.status != "invalid" and p.key is not None:
-            if p.key in ctx.known:
+        if p.status != "invalid" and p.keys:
+            if any(_same_passage(ctx.known.get(key), p.own_checkpoint) for key in p.keys):
                 p.status, p.errors = "duplicate", ["duplicate_db"]
-            elif p.key in first_seen:
-                p.status, p.errors = "duplicate", [f"duplicate_file:{first_seen[p.key]}"]
             else:
-                first_seen[p.key] = p.number
+                earlier = next((_same_passage(seen.get(key), p.own_checkpoint) for key in p.keys
+                                if _same_passage(seen.get(key), p.own_checkpoint)), None)
+                if earlier:
+                    p.status, p.errors = "duplicate", [f"duplicate_file:{earlier}"]
+                else:
+                    for key in p.keys:
+                        seen.setdefault(key, {}).setdefault(p.own_checkpoint, p.number)
         if progress and (i + 1) % PROGRESS_EVERY == 0:
             progress(i + 1)
+    _plan_rows(parsed)
     return parsed
 
 
+def _same_passage(found, own_checkpoint):
+    """Whether a person seen at this minute (found: checkpoint -> anything) is this row's passage: at the
+    checkpoint the row names, or anywhere when the row names none. Returns the match (truthy) or None."""
+    if not found:
+        return None
+    if own_checkpoint is None:
+        return next(iter(found.values())) if isinstance(found, dict) else True
+    if own_checkpoint in found:
+        return found[own_checkpoint] if isinstance(found, dict) else True
+    if isinstance(found, dict) and None in found:
+        return found[None]
+    return None
+
+
+def _plan_rows(parsed) -> None:
+    """The monitoring plan of every arrival to be routed, from its passage date (an old list plans the
+    past): a plan whose last day is already over is recorded as past, not as an overdue arrival."""
+    plans = PlanCache()
+    today = clock.today()
+    for p in parsed:
+        if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse":
+            p.plan = _plan(plans, p)
+            last = p.plan.self_monitoring_until or p.plan.end or p.plan.start
+            p.past = last is not None and last < today
+
+
 def count(parsed) -> dict:
-    counts = {"total": 0, "new": 0, "transit": 0, "duplicate": 0, "triage": 0, "invalid": 0}
+    counts = {"total": 0, "new": 0, "transit": 0, "duplicate": 0, "triage": 0, "invalid": 0, "past": 0}
     for p in parsed:
         counts["total"] += 1
         counts[p.status] += 1
         if p.status == "new" and p.transit:
             counts["transit"] += 1
+        if p.status == "new" and p.past:
+            counts["past"] += 1
     return counts
 
 
@@ -388,7 +445,6 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
     user_id = getattr(ctx.user, "id", None)
     now = utcnow()
     written = 0
-    plans = PlanCache()
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
@@ -407,11 +463,31 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
         passage_ids = _insert_keyed(Passage, passages, "client_uuid")
         routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
                   if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse"]
-        route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, _plan(plans, p)) for p, d, ps in routed],
-                       user_id=user_id, reason=f"import:{batch.id}")
+        # Plans start on the passage date (p.plan, from analyse), so an old passage counts its days right.
+        arrival_ids = route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, p.plan)
+                                      for p, d, ps in routed], user_id=user_id, reason=f"import:{batch.id}")
+        _record_past([(a, p) for a, (p, _d, _ps) in zip(arrival_ids, routed) if p.past], user_id, now)
         written += len(chunk)
         if progress:
             progress(written)
+
+
+def _record_past(items, user_id, now) -> None:
+    """Arrivals whose monitoring window was over before the list was imported: kept for history and
+    figures as ended, with the reason, never in an officer's lists of things to do."""
+    for arrival_id, p in items:
+        last = p.plan.self_monitoring_until or p.plan.end or p.plan.start
+        ended = datetime.combine(last, time(23, 59), tzinfo=LOCAL).astimezone(timezone.utc)
+        db.session.execute(update(Arrival).where(Arrival.id == arrival_id)
+                           .values(status="completed", ended_at=ended))
+    if items:
+        db.session.execute(insert(ArrivalEvent.__table__), [
+            {"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
+             "to_status": "completed", "reason": PAST_REASON, "data": {"imported_at": now.isoformat()}}
+            for a, _p in items])
+
+
+PAST_REASON = "import_past_window"
 
 
 def _plan(plans: PlanCache, p) -> Plan:
@@ -446,8 +522,10 @@ def commit(batch: ImportBatch, user, progress=None) -> dict:
     parsed = analyse(batch, ctx)  # again: the database may have changed since the dry run
     _store_problems(batch, parsed)
     write_rows(batch, ctx, parsed, progress)
+    # The staged cells stay as written (the error report, and the address as the list gave it); retention
+    # empties them with the declaration.
     db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status == "new")
-                       .values(status="imported", data={}))  # the declaration now holds the data
+                       .values(status="imported"))
     counts = count(parsed)
     batch.status, batch.counts, batch.error = "committed", counts, ""
     batch.processed_rows, batch.committed_at = batch.total_rows, utcnow()
@@ -495,7 +573,6 @@ def resolve_triage(row: ImportRow, commune_code: str, *, user) -> Arrival:
     row.status = "imported"
     row.resolved_commune_code = commune_code
     row.errors = []
-    row.data = {}
     arrival = route_arrival(declaration, passage=passage, commune_code=commune_code, user=user,
                             at=passage.server_ts if passage else None)
     db.session.flush()
