@@ -4,6 +4,7 @@ The uploaded file is read once into ImportRow (its cells by column name), so eve
 on whichever node serves it, works from the database and never from a file on one machine.
 """
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
@@ -80,11 +81,13 @@ def create_batch(filename: str, data: bytes, *, user, checkpoint_id: int | None 
     return batch
 
 
-def parse_upload(data: bytes, *, max_unzipped: int | None = None) -> tuple[Table, Header]:
+def parse_upload(data: bytes, *, max_unzipped: int | None = None, filename: str | None = None,
+                 by_content: bool = False) -> tuple[Table, Header]:
     """Read the file and find its header: FileProblem (one clear message) if it cannot be imported."""
-    table = read_table(data, **({"max_unzipped": max_unzipped} if max_unzipped else {}))
+    table = read_table(data, filename=filename, by_content=by_content,
+                       **({"max_unzipped": max_unzipped} if max_unzipped else {}))
     header = find_header(table)
-    if all(values.is_blank_or_total(r) for r in table.rows[header.index + 1:]):
+    if table.more is None and all(values.is_blank_or_total(r) for r in table.rows[header.index + 1:]):
         raise FileProblem("formulas_only" if table.kind == "xlsx" and has_formulas(data) else "empty")
     return table, header
 
@@ -95,14 +98,14 @@ def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: Imp
     mapping = dict(header.mapping)
     if profile:
         mapping.update({label: fld for label, fld in profile.mapping.items() if label in mapping})
-    batch.mapping = {"labels": header.labels, "map": mapping,
+    batch.mapping = {"labels": header.labels, "map": mapping, "kind": table.kind, "named": table.named,
                      "header_row": table.row_number(header.index)}
     batch.profile_id = profile.id if profile else None
     pending, stored = [], 0
-    for offset, cells in enumerate(table.rows[header.index + 1:]):
+    for index, cells in table.rows_from(header.index + 1):
         if values.is_blank_or_total(cells):
             continue
-        number = table.row_number(header.index + 1 + offset)
+        number = table.row_number(index)
         data_cells = {label: _jsonable(cells[i]) for i, label in enumerate(header.labels)
                       if i < len(cells) and cells[i] not in ("", None)}
         pending.append({"batch_id": batch.id, "row_number": number, "data": data_cells,
@@ -600,10 +603,38 @@ def save_profile(name: str, mapping: dict, *, user) -> ImportProfile:
 
 
 def rejected_rows(batch: ImportBatch):
-    """The rows the error report repeats (invalid and duplicate), in file order."""
+    """The rows the error report repeats: every row not imported as it was (invalid, duplicate, and
+    those waiting for a supervisor to choose their commune), in file order."""
     return db.session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id,
-                                                      ImportRow.status.in_(("invalid", "duplicate")))
+                                                      ImportRow.status.in_(REPORTED))
                               .order_by(ImportRow.row_number)).yield_per(1000)
+
+
+REPORTED = ("invalid", "duplicate", "triage")
+_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}:\d{2})?$|^\d{2}:\d{2}:\d{2}$")
+
+
+def as_written(batch: ImportBatch, value):
+    """A stored cell as the file had it: dates and times of a workbook were stored as ISO text and go
+    back to the report as dates (a CSV's cells were text, and stay text)."""
+    if batch.mapping.get("kind", "xlsx") == "csv" or not isinstance(value, str) or not _ISO.match(value):
+        return value
+    try:
+        if "T" in value:
+            return datetime.fromisoformat(value)
+        if ":" in value:
+            return time.fromisoformat(value)
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        return value
+
+
+def report_rows(batch: ImportBatch, describe):
+    """The error report's rows: the row number, its cells as written, and why (describe(errors))."""
+    labels = batch.mapping.get("labels", [])
+    for row in rejected_rows(batch):
+        data = row.data or {}
+        yield [row.row_number] + [as_written(batch, data.get(label, "")) for label in labels] + [describe(row.errors)]
 
 
 def problem_rows(batch: ImportBatch, limit: int = 500):

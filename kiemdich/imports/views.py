@@ -18,7 +18,7 @@ from ..web import page_or_fragment
 from . import jobs, messages, operations, values
 from .addresses import suggestions
 from .header import FIELDS, IGNORE
-from .reader import FileProblem
+from .reader import KINDS, FileProblem
 
 bp = Blueprint("imports", __name__, url_prefix="/nhap")
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".txt")
@@ -77,7 +77,8 @@ def upload():
         abort(403)
     profile_id = form_int(request.form.get("profile")) or None  # a huge number would fail the job, not the form
     try:
-        parsed = operations.parse_upload(data, max_unzipped=current_app.config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"))
+        parsed = operations.parse_upload(data, max_unzipped=current_app.config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"),
+                                         filename=upload.filename, by_content=bool(request.form.get("by_content")))
     except FileProblem as problem:
         return _index(problem.message, 422)
     batch = operations.create_batch(upload.filename, data, user=current_user, checkpoint_id=checkpoint_id)
@@ -103,7 +104,7 @@ def show(batch_id: int):
 
 def _render(batch: ImportBatch, *, mapping_errors=None, status: int = 200):
     context = {"batch": batch, "statuses": messages.STATUS, "running": batch.status in messages.RUNNING,
-               "error": messages.batch_error(batch.error), "fields": FIELDS}
+               "error": messages.batch_error(batch.error), "fields": FIELDS, "kinds": KINDS}
     if batch.status in ("uploaded", "failed", "analysed"):
         context["previous"] = [(b, db.session.get(User, b.uploaded_by_id) if b.uploaded_by_id else None)
                                for b in operations.previous_imports(batch.file_hash, exclude=batch.id)]
@@ -218,12 +219,9 @@ def error_report(batch_id: int):
     batch = _batch(batch_id)
     labels = batch.mapping.get("labels", [])
 
-    def rows():
-        for row in operations.rejected_rows(batch):
-            yield [row.row_number] + [row.data.get(label, "") for label in labels] + [messages.row_errors(row.errors)]
-
+    rows = operations.report_rows(batch, messages.row_errors)
     tmp = tempfile.TemporaryFile()
-    write_xlsx(tmp, [f"BÁO CÁO LỖI NHẬP: {batch.filename}"], ["Dòng"] + labels + ["Lỗi"], rows())
+    write_xlsx(tmp, [f"BÁO CÁO LỖI NHẬP: {batch.filename}"], ["Dòng"] + labels + ["Lỗi"], rows)
     tmp.seek(0)
     return send_file(tmp, as_attachment=True, download_name=f"loi-nhap-{batch.id}.xlsx", max_age=0,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
