@@ -174,6 +174,8 @@ def check_dimensions(data: bytes, limit: int = MAX_CELLS) -> None:
                 if rows * columns > limit:
                     raise FileProblem("too_many_cells", rows=rows, columns=columns)
                 tail = chunk[-64:]
+    except FileProblem:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib_error):
         raise FileProblem("corrupt") from None
 
