@@ -178,3 +178,36 @@ def test_the_dry_run_page_says_how_many_were_already_over(client, auth, supervis
     auth.login("super1")
     page = client.get(f"/nhap/{batch.id}").get_data(as_text=True)
     assert "đã kết thúc" in page
+
+
+# ---------------------------------------------------------------- item 9: names changed at the 2025 merger
+
+
+@pytest.mark.parametrize("dest,code", [
+    ("Thị trấn Đức Phong, Huyện Bù Đăng, Tỉnh Bình Phước", "25396"),  # now Xã Bù Đăng
+    ("TT Tân Phú, Đồng Phú, Bình Phước", "25363"),  # now Xã Đồng Phú
+    ("Thị trấn Thanh Bình, Huyện Bù Đốp, Bình Phước", "25308"),  # now Xã Thiện Hưng
+    ("Khu phố 2, thị trấn Lộc Ninh, huyện Lộc Ninh, tỉnh Bình Phước", "25270"),
+    ("Thị trấn Đức Phong, Bình Phước", "25396"),  # no district written
+    ("Thị trấn Thanh Bình, Tỉnh Bình Phước", "25308"),
+    ("TT Dầu Giây, Thống Nhất, Đồng Nai", "26326"),  # not Xã Thống Nhất, the old district's namesake
+    ("TT Gia Ray, Xuân Lộc, Đồng Nai", "26425"),  # now Xã Xuân Lộc
+])
+def test_a_former_town_whose_ward_took_another_name_resolves(supervisor, checkpoint, dest, code):
+    batch = imported(xlsx([person(1, dest=dest)]), supervisor, checkpoint)
+    assert batch.counts["new"] == 1 and batch.counts["triage"] == 0
+    assert db.session.scalar(select(Arrival.commune_code)) == code
+
+
+def test_a_legacy_answer_inconsistent_with_the_province_is_not_taken(supervisor, checkpoint):
+    """A former town named with another province: the library's guess is not accepted."""
+    batch = dry(xlsx([person(1, dest="Thị trấn Thanh Bình, Huyện Bù Đốp, Tỉnh Cà Mau")]), supervisor, checkpoint)
+    assert batch.counts["new"] + batch.counts["triage"] == 1
+    assert db.session.scalar(select(Declaration.dest_commune_code)) is None
+
+
+def test_triage_suggestions_ranked_by_the_legacy_name(app):
+    from kiemdich.imports.addresses import suggestions
+
+    found = suggestions("Thị trấn Thanh Bình, Huyện Bù Đốp, chỗ cây xăng", "75")
+    assert found and found[0].code == "25308"  # Thiện Hưng took Thanh Bình town in 2025
