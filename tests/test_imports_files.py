@@ -139,3 +139,47 @@ def test_a_small_archive_expanding_far_beyond_a_list_is_refused():
     with pytest.raises(FileProblem) as problem:
         operations.parse_upload(data)
     assert problem.value.code == "too_big"
+
+
+# ---------------------------------------------------------------- item 7: checkpoint names mapped
+
+
+def test_checkpoint_names_in_the_file_are_mapped_never_replaced(client, supervisor):
+    from kiemdich.models import ImportProfile, Passage
+    from tests.factories import CheckpointFactory
+
+    ours = db.session.scalar(select(Checkpoint))  # "Chốt số N"
+    bridge = CheckpointFactory(commune_code="25210", name="Chốt Cầu Sài Gòn")
+    db.session.commit()
+    rows = [person(1, checkpoint="CHOT CAU SAI GON"), person(2, checkpoint="Chốt cầu Sài Gòn (QL1)"),
+            person(3, checkpoint="Trạm phía Bắc")]
+    upload(client, xlsx(rows))
+    batch = latest_batch()
+    response = client.post(f"/nhap/{batch.id}/cot", data=mapping_form(client, batch, profile_name="Danh sách huyện"))
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/nhap/{batch.id}/chot")
+    assert latest_batch().status == "uploaded"  # nothing was analysed at one checkpoint meanwhile
+    page = client.get(f"/nhap/{batch.id}/chot").get_data(as_text=True)
+    selects = dict(re.findall(r'<label for="cp-\d+">(.*?)</label>.*?<option value="(\d*)" selected', page, re.S))
+    assert selects["CHOT CAU SAI GON"] == str(bridge.id)  # accent-insensitive suggestions
+    assert selects["Chốt cầu Sài Gòn (QL1)"] == str(bridge.id)
+    assert "Trạm phía Bắc" in page and "Trạm phía Bắc" not in selects  # nothing like it: the user chooses
+
+    token = csrf_token(client, f"/nhap/{batch.id}/chot")
+    names = re.findall(r'<label for="cp-(\d+)">(.*?)</label>', page)
+    form = {"csrf_token": token, **{f"cp-{i}": str(bridge.id) for i, name in names if "Trạm" not in name}}
+    response = client.post(f"/nhap/{batch.id}/chot", data=form)
+    assert response.status_code == 422 and "Trạm phía Bắc" in response.get_data(as_text=True)
+    form.update({f"cp-{i}": str(ours.id) for i, name in names if "Trạm" in name})
+    client.post(f"/nhap/{batch.id}/chot", data=form)
+    client.post(f"/nhap/{batch.id}/ghi", data={"csrf_token": csrf_token(client, f"/nhap/{batch.id}")})
+    at = {p.declaration.full_name: p.checkpoint_id for p in db.session.scalars(select(Passage))}
+    assert at == {"Nguyễn Văn An 1": bridge.id, "Nguyễn Văn An 2": bridge.id, "Nguyễn Văn An 3": ours.id}
+
+    # The profile remembers: the next file from the same source comes with the names already mapped.
+    assert db.session.scalar(select(ImportProfile.checkpoints))["tram phia bac"] == ours.id
+    profile = db.session.scalar(select(ImportProfile))
+    upload(client, xlsx([person(4, checkpoint="Trạm phía Bắc")]), profile=str(profile.id))
+    batch = latest_batch()
+    client.post(f"/nhap/{batch.id}/cot", data=mapping_form(client, batch))
+    page = client.get(f"/nhap/{batch.id}/chot").get_data(as_text=True)
+    assert f'<option value="{ours.id}" selected' in page

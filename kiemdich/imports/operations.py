@@ -99,7 +99,8 @@ def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: Imp
     if profile:
         mapping.update({label: fld for label, fld in profile.mapping.items() if label in mapping})
     batch.mapping = {"labels": header.labels, "map": mapping, "kind": table.kind, "named": table.named,
-                     "header_row": table.row_number(header.index)}
+                     "header_row": table.row_number(header.index),
+                     "checkpoints": dict(profile.checkpoints or {}) if profile else {}}
     batch.profile_id = profile.id if profile else None
     pending, stored = [], 0
     for index, cells in table.rows_from(header.index + 1):
@@ -585,6 +586,48 @@ def resolve_triage(row: ImportRow, commune_code: str, *, user) -> Arrival:
 
 
 # ---------------------------------------------------------------- profiles and reports
+
+
+def checkpoint_names(batch: ImportBatch) -> list[tuple[str, int]]:
+    """The distinct checkpoint names written in the file's checkpoint column, with their row counts."""
+    label = _columns(batch).get("checkpoint")
+    if not label:
+        return []
+    counts: dict[str, int] = {}
+    for data in db.session.scalars(select(ImportRow.data).where(ImportRow.batch_id == batch.id)).yield_per(2000):
+        name = values.text((data or {}).get(label))
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    return sorted(counts.items(), key=lambda item: fold(item[0]))
+
+
+def suggest_checkpoint(name: str, checkpoints, remembered: dict) -> int | None:
+    """The checkpoint a name in the file most likely means: as remembered (this batch or its profile),
+    the same name or code, else the most similar name ignoring case and diacritics (if similar enough)."""
+    from difflib import SequenceMatcher
+
+    key = fold(name)
+    known = {cp.id for cp in checkpoints}
+    if remembered.get(key) in known:
+        return remembered[key]
+    for cp in checkpoints:
+        if fold(cp.name) == key or cp.code.lower() == name.lower():
+            return cp.id
+    best, score = None, 0.0
+    for cp in checkpoints:
+        ratio = SequenceMatcher(None, key, fold(cp.name)).ratio()
+        if ratio > score:
+            best, score = cp.id, ratio
+    return best if score >= 0.6 else None
+
+
+def map_checkpoints(batch: ImportBatch, chosen: dict[str, int]) -> None:
+    """Record which checkpoint each name of the file stands for (also in the batch's profile)."""
+    remembered = {fold(name): cp for name, cp in chosen.items()}
+    batch.mapping = {**batch.mapping, "checkpoints": remembered, "step": "dry_run"}
+    if batch.profile_id:
+        profile = db.session.get(ImportProfile, batch.profile_id)
+        profile.checkpoints = {**(profile.checkpoints or {}), **remembered}
 
 
 def save_profile(name: str, mapping: dict, *, user) -> ImportProfile:

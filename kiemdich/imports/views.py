@@ -169,9 +169,44 @@ def mapping(batch_id: int):
     if profile_name:
         profile = operations.save_profile(profile_name, chosen, user=current_user)
         batch.profile_id = profile.id
+    if operations.checkpoint_names(batch):
+        # The file names its checkpoints: each name is mapped to one of ours first, like the columns.
+        batch.mapping = {**batch.mapping, "step": "checkpoints"}
+        db.session.commit()
+        return redirect(url_for(".checkpoints", batch_id=batch.id))
     db.session.commit()
     jobs.start(current_app._get_current_object(), "dry_run", batch.id, current_user.id)
     return redirect(url_for(".show", batch_id=batch.id))
+
+
+@bp.route("/<int:batch_id>/chot", methods=["GET", "POST"])
+@role_required("supervisor")
+def checkpoints(batch_id: int):
+    """Each checkpoint name written in the file -> one of the app's checkpoints, then the dry run."""
+    batch = _batch(batch_id)
+    if batch.status not in ("uploaded", "analysed", "failed"):
+        abort(409)
+    names = operations.checkpoint_names(batch)
+    visible = _checkpoints()
+    errors = []
+    if request.method == "POST":
+        chosen = {}
+        for i, (name, _count) in enumerate(names):
+            cp = form_int(request.form.get(f"cp-{i}"))
+            if cp not in {c.id for c in visible}:
+                errors.append(_("Choose the checkpoint for “%(name)s”.", name=name))
+            else:
+                chosen[name] = cp
+        if not errors:
+            operations.map_checkpoints(batch, chosen)
+            db.session.commit()
+            jobs.start(current_app._get_current_object(), "dry_run", batch.id, current_user.id)
+            return redirect(url_for(".show", batch_id=batch.id))
+    remembered = batch.mapping.get("checkpoints") or {}
+    rows = [(name, n, operations.suggest_checkpoint(name, visible, remembered)) for name, n in names]
+    html = render_template("imports/checkpoints.html", batch=batch, names=rows, checkpoints=visible,
+                           errors=errors, statuses=messages.STATUS)
+    return html, 422 if errors else 200
 
 
 @bp.post("/<int:batch_id>/ghi")
