@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from .. import audit, clock
 from ..accounts.scope import commune_codes
@@ -140,6 +140,9 @@ class Context:
     allowed: set = field(default_factory=set)
     resolver: Resolver | None = None
     known: dict = field(default_factory=dict)  # (person, minute) -> checkpoint ids already in the database
+    window: tuple | None = None  # the period whose passages are in `known`
+    batch_id: int | None = None
+    plans: PlanCache = field(default_factory=PlanCache)
     token_hours: int = 72
 
 
@@ -182,15 +185,33 @@ def minute(moment_utc: datetime) -> str:
     return moment_utc.replace(second=0, microsecond=0).isoformat(timespec="minutes")
 
 
+def ensure_known(ctx: Context, start: datetime, end: datetime) -> None:
+    """Load the passages of [start, end] (a day either side: a device offline for hours sends its
+    passages late) that are not loaded yet; chunks of a list in time order load each period once."""
+    lo, hi = start - timedelta(days=1), end + timedelta(days=1)
+    if ctx.window is None:
+        load_known(ctx, lo, hi)
+        ctx.window = (lo, hi)
+        return
+    a, b = ctx.window
+    if lo < a:
+        load_known(ctx, lo, a)
+    if hi > b:
+        load_known(ctx, b, hi)
+    ctx.window = (min(lo, a), max(hi, b))
+
+
 def load_known(ctx: Context, start: datetime, end: datetime) -> None:
-    """Person/minute keys of the passages already recorded in this period, at any checkpoint (the
-    wizard's checkpoint choice must not decide what is a duplicate)."""
-    rows = db.session.execute(
-        select(Declaration.id_number, Declaration.search_name, Declaration.phone,
-               Passage.checkpoint_id, Passage.client_ts, Passage.server_ts)
-        .join(Passage, Passage.declaration_id == Declaration.id)
-        # A device offline for hours sends its passages late: look a day either side.
-        .where(Passage.server_ts >= start - timedelta(days=1), Passage.server_ts <= end + timedelta(days=1)))
+    """Person/minute keys of the passages already recorded from start to end, at any checkpoint (the
+    wizard's checkpoint choice must not decide what is a duplicate); not those this batch writes."""
+    stmt = (select(Declaration.id_number, Declaration.search_name, Declaration.phone,
+                   Passage.checkpoint_id, Passage.client_ts, Passage.server_ts)
+            .join(Passage, Passage.declaration_id == Declaration.id)
+            .where(Passage.server_ts >= start, Passage.server_ts <= end))
+    if ctx.batch_id is not None:
+        stmt = stmt.where(or_(Declaration.import_row_id.is_(None), ~Declaration.import_row_id.in_(
+            select(ImportRow.id).where(ImportRow.batch_id == ctx.batch_id))))
+    rows = db.session.execute(stmt)
     for id_number, name, phone, cp, client_ts, server_ts in rows:
         # The time a list shows is the device's (client_ts) when there is one, as exports write it.
         at = minute(client_ts or server_ts)
@@ -337,32 +358,64 @@ def _columns(batch: ImportBatch) -> dict:
     return out
 
 
-def analyse(batch: ImportBatch, ctx: Context, progress=None):
-    """Every row of the batch through the rules and duplicate checks; yields Parsed in row order."""
+def analyse(batch: ImportBatch, ctx: Context, progress=None) -> list:
+    """Every row of the batch through the rules and duplicate checks, as one list in row order (for
+    small batches and tests; dry runs and commits stream the chunks of analyse_chunks)."""
+    return [p for chunk in analyse_chunks(batch, ctx, progress) for p in chunk]
+
+
+def analyse_chunks(batch: ImportBatch, ctx: Context, progress=None):
+    """The rows of the batch through the rules and duplicate checks, CHUNK rows at a time in row order:
+    only one chunk of rows and results is in memory, plus the duplicate keys seen so far."""
     columns = _columns(batch)
-    rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
-                              .where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_number)).all()
-    parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
-    moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
-    if moments:
-        load_known(ctx, min(moments), max(moments))
+    ctx.batch_id = batch.id
     seen: dict[tuple, dict] = {}  # (person, minute) -> {own checkpoint or None: row number}
-    for i, p in enumerate(parsed):
-        if p.status != "invalid" and p.keys:
-            if any(_same_passage(ctx.known.get(key), p.own_checkpoint) for key in p.keys):
-                p.status, p.errors = "duplicate", ["duplicate_db"]
-            else:
-                earlier = next((_same_passage(seen.get(key), p.own_checkpoint) for key in p.keys
-                                if _same_passage(seen.get(key), p.own_checkpoint)), None)
-                if earlier:
-                    p.status, p.errors = "duplicate", [f"duplicate_file:{earlier}"]
+    done, last = 0, -1
+    while True:
+        rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
+                                  .where(ImportRow.batch_id == batch.id, ImportRow.row_number > last)
+                                  .order_by(ImportRow.row_number).limit(CHUNK)).all()
+        if not rows:
+            return
+        last = rows[-1][1]
+        parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
+        del rows
+        moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
+        if moments:
+            ensure_known(ctx, min(moments), max(moments))
+        for p in parsed:
+            if p.status != "invalid" and p.keys:
+                if any(_same_passage(ctx.known.get(key), p.own_checkpoint) for key in p.keys):
+                    p.status, p.errors = "duplicate", ["duplicate_db"]
                 else:
-                    for key in p.keys:
-                        seen.setdefault(key, {}).setdefault(p.own_checkpoint, p.number)
-        if progress and (i + 1) % PROGRESS_EVERY == 0:
-            progress(i + 1)
-    _plan_rows(parsed)
-    return parsed
+                    earlier = next((_same_passage(seen.get(key), p.own_checkpoint) for key in p.keys
+                                    if _same_passage(seen.get(key), p.own_checkpoint)), None)
+                    if earlier:
+                        p.status, p.errors = "duplicate", [f"duplicate_file:{earlier}"]
+                    else:
+                        for key in p.keys:
+                            seen.setdefault(key, {}).setdefault(p.own_checkpoint, p.number)
+        _plan_rows(parsed, ctx.plans)
+        done += len(parsed)
+        if progress and done % PROGRESS_EVERY == 0:
+            progress(done)
+        yield parsed
+
+
+def process(batch: ImportBatch, ctx: Context, *, write: bool = False, progress=None) -> dict:
+    """Analyse the batch chunk by chunk: store each row's status and reasons, count, and (write=True)
+    write the good rows; returns the counts."""
+    db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status != "new")
+                       .values(status="new", errors=[], resolved_commune_code=None))
+    counts = count([])
+    written = 0
+    for chunk in analyse_chunks(batch, ctx, None if write else progress):
+        _store_chunk_problems(chunk)
+        for key, value in count(chunk).items():
+            counts[key] += value
+        if write:
+            written = write_rows(batch, ctx, chunk, progress, written=written)
+    return counts
 
 
 def _same_passage(found, own_checkpoint):
@@ -379,10 +432,9 @@ def _same_passage(found, own_checkpoint):
     return None
 
 
-def _plan_rows(parsed) -> None:
+def _plan_rows(parsed, plans: PlanCache) -> None:
     """The monitoring plan of every arrival to be routed, from its passage date (an old list plans the
     past): a plan whose last day is already over is recorded as past, not as an overdue arrival."""
-    plans = PlanCache()
     today = clock.today()
     for p in parsed:
         if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse":
@@ -403,14 +455,12 @@ def count(parsed) -> dict:
     return counts
 
 
-def _store_problems(batch: ImportBatch, parsed) -> None:
-    """Reset the rows' statuses, then write the problem rows' statuses and reasons."""
-    db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status != "new")
-                       .values(status="new", errors=[], resolved_commune_code=None))
+def _store_chunk_problems(parsed) -> None:
+    """Write the problem rows' statuses and reasons (the batch's rows were reset to "new" first)."""
     problems = [{"id": p.row_id, "status": p.status, "errors": p.errors}
                 for p in parsed if p.status != "new"]
-    for start in range(0, len(problems), CHUNK):
-        db.session.execute(update(ImportRow), problems[start:start + CHUNK])
+    if problems:
+        db.session.execute(update(ImportRow), problems)
 
 
 def dry_run(batch: ImportBatch, user, progress=None) -> dict:
@@ -418,9 +468,7 @@ def dry_run(batch: ImportBatch, user, progress=None) -> dict:
     if batch.status not in ("uploaded", "analysed", "failed", "analysing"):
         raise ImportFailure("state")
     ctx = build_context(batch, user)
-    parsed = analyse(batch, ctx, progress)
-    _store_problems(batch, parsed)
-    batch.counts = count(parsed)
+    batch.counts = process(batch, ctx, progress=progress)
     batch.processed_rows = batch.total_rows
     batch.status = "analysed"
     batch.error = ""
@@ -443,12 +491,12 @@ def _insert_keyed(model, rows: list[dict], key: str) -> list[int]:
     return [found[r[key]] for r in rows]
 
 
-def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
-    """Declarations, passages, arrivals for the good rows (triage rows wait for a commune)."""
+def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, written: int = 0) -> int:
+    """Declarations, passages, arrivals for the good rows (triage rows wait for a commune); returns
+    the number of rows written so far."""
     good = [p for p in parsed if p.status in ("new", "triage")]
     user_id = getattr(ctx.user, "id", None)
     now = utcnow()
-    written = 0
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
@@ -474,6 +522,7 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
         written += len(chunk)
         if progress:
             progress(written)
+    return written
 
 
 def _record_past(items, user_id, now) -> None:
@@ -523,14 +572,12 @@ def commit(batch: ImportBatch, user, progress=None) -> dict:
     if batch.status not in ("analysed", "committing"):
         raise ImportFailure("state")
     ctx = build_context(batch, user)
-    parsed = analyse(batch, ctx)  # again: the database may have changed since the dry run
-    _store_problems(batch, parsed)
-    write_rows(batch, ctx, parsed, progress)
+    # Analysed again while writing: the database may have changed since the dry run.
+    counts = process(batch, ctx, write=True, progress=progress)
     # The staged cells stay as written (the error report, and the address as the list gave it); retention
     # empties them with the declaration.
     db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status == "new")
                        .values(status="imported"))
-    counts = count(parsed)
     batch.status, batch.counts, batch.error = "committed", counts, ""
     batch.processed_rows, batch.committed_at = batch.total_rows, utcnow()
     audit.record("import.commit", object_type="ImportBatch", object_id=str(batch.id), user=user,
