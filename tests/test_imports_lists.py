@@ -84,12 +84,17 @@ def test_reimport_with_another_checkpoint_chosen_is_all_duplicates(supervisor, c
 def test_a_scan_at_seconds_is_the_same_passage_as_the_list_minute(supervisor, checkpoint):
     day = clock.today()
     scanned = datetime(day.year, day.month, day.day, 8, 30, 27, tzinfo=LOCAL)
-    declaration = DeclarationFactory(full_name="Nguyễn Văn An 1", id_number="075000000001", birth_year=1999)
+    declaration = DeclarationFactory(full_name="Nguyễn Văn An 1", id_number="075000000001", birth_year=1999,
+                                     phone="0912000001")
     PassageFactory(declaration=declaration, checkpoint=checkpoint, client_ts=scanned, server_ts=scanned)
     db.session.commit()
     batch = imported(xlsx([person(1, checkpoint=checkpoint.name)]), supervisor, None)
     assert batch.counts["duplicate"] == 1
     assert count(Passage) == 1
+    # The national list of the same scan: no ID column, its own idea of the birth year; same person.
+    header, rows = without(["Số CCCD/CMND", "Năm sinh"], [person(1)])
+    again = dry(xlsx(rows, header=header), supervisor, checkpoint)
+    assert again.counts["duplicate"] == 1 and again.counts["new"] == 0
 
 
 def test_the_rows_own_checkpoint_keys_the_duplicate(supervisor, checkpoint):
