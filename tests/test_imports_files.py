@@ -183,3 +183,16 @@ def test_checkpoint_names_in_the_file_are_mapped_never_replaced(client, supervis
     client.post(f"/nhap/{batch.id}/cot", data=mapping_form(client, batch))
     page = client.get(f"/nhap/{batch.id}/chot").get_data(as_text=True)
     assert f'<option value="{ours.id}" selected' in page
+
+
+def test_a_person_without_birth_year_shows_no_placeholder_in_triage(client, supervisor):
+    from tests.test_imports_lists import without
+
+    cp = db.session.scalar(select(Checkpoint))
+    header, rows = without(["Năm sinh"], [person(1, dest="Ấp Sóc Bom Bo")])
+    upload(client, xlsx(rows, header=header), checkpoint=str(cp.id))
+    batch = latest_batch()
+    client.post(f"/nhap/{batch.id}/cot", data=mapping_form(client, batch, checkpoint=str(cp.id)))
+    client.post(f"/nhap/{batch.id}/ghi", data={"csrf_token": csrf_token(client, f"/nhap/{batch.id}")})
+    page = client.get("/nhap/phan-loai").get_data(as_text=True)
+    assert "Nguyễn Văn An 1" in page and "None" not in page
