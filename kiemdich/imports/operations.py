@@ -528,11 +528,14 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
 def _record_past(items, user_id, now) -> None:
     """Arrivals whose monitoring window was over before the list was imported: kept for history and
     figures as ended, with the reason, never in an officer's lists of things to do."""
+    by_end: dict[datetime, list[int]] = {}  # one UPDATE per last day, not per arrival
     for arrival_id, p in items:
         last = p.plan.self_monitoring_until or p.plan.end or p.plan.start
         ended = datetime.combine(last, time(23, 59), tzinfo=LOCAL).astimezone(timezone.utc)
-        db.session.execute(update(Arrival).where(Arrival.id == arrival_id)
-                           .values(status="completed", ended_at=ended))
+        by_end.setdefault(ended, []).append(arrival_id)
+    for ended, ids in by_end.items():
+        db.session.execute(update(Arrival).where(Arrival.id.in_(ids)).values(status="completed", ended_at=ended)
+                           .execution_options(synchronize_session=False))
     if items:
         db.session.execute(insert(ArrivalEvent.__table__), [
             {"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
