@@ -10,8 +10,8 @@ from kiemdich.extensions import db
 from kiemdich.models import (Arrival, AuditEvent, Checkpoint, Declaration, ImportBatch, ImportJob, ImportProfile,
                              ImportRow)
 from tests.conftest import csrf_token
-from tests.factories_imports import person, xlsx
-from tests.test_imports import bad_file
+from tests.factories_imports import xlsx
+from tests.test_imports import bad_file, person
 
 
 @pytest.fixture
@@ -64,7 +64,8 @@ def test_wizard_from_upload_to_commit(client, supervisor):
     assert response.status_code == 302
     batch = latest_batch()
     assert batch.status == "analysed"
-    assert batch.counts == {"total": 5, "new": 2, "transit": 0, "duplicate": 1, "triage": 1, "invalid": 1}
+    assert batch.counts == {"total": 5, "new": 2, "transit": 0, "duplicate": 1, "triage": 1, "invalid": 1,
+                            "past": 0}
     assert db.session.scalar(select(func.count()).select_from(Declaration)) == 0
     assert db.session.scalar(select(ImportProfile.name)) == "Danh sách PC-Covid"
     page = client.get(f"/nhap/{batch.id}").get_data(as_text=True)
@@ -74,8 +75,9 @@ def test_wizard_from_upload_to_commit(client, supervisor):
     assert report.status_code == 200
     sheet = CalamineWorkbook.from_filelike(io.BytesIO(report.data)).get_sheet_by_index(0).to_python()
     assert sheet[2][0] == "Dòng" and sheet[2][-1] == "Lỗi"
-    assert [r[0] for r in sheet[3:]] == [5, 7]  # the invalid row and the duplicate, in file order
-    assert sheet[3][-1] and sheet[4][-1]
+    # the invalid row, the one waiting for a commune and the duplicate, in file order
+    assert [r[0] for r in sheet[3:]] == [5, 6, 7]
+    assert sheet[3][-1] and sheet[4][-1] and sheet[5][-1]
 
     response = client.post(f"/nhap/{batch.id}/ghi", data={"csrf_token": csrf_token(client, f"/nhap/{batch.id}")})
     assert response.status_code == 302

@@ -56,6 +56,36 @@ class Answer:
 
 
 _DISTRICT_WORDS = re.compile(r"\b(huyen|quan|thi xa|thanh pho|tp|h|q|tx)\b\.?")
+# Towns (thị trấn) and districts ended with the 2025 merger: a text naming one is a pre-2025 address,
+# read as such first (else a district name that is also a 2025 commune's, "Thống Nhất", wins).
+_LEGACY_ONLY = re.compile(r"(^|[\s,])(thi tran|tt\.?|huyen|h\.)\s")
+
+
+@lru_cache(maxsize=1)
+def legacy_index() -> dict:
+    """Pre-2025 communes by bare folded name: [(ward, district, province, short district, short
+    province)], from the library's own dataset (read once)."""
+    import sqlite3
+    from pathlib import Path
+
+    lib = library()
+    path = Path(lib.__file__).parent / "data" / "dataset.db"
+    index: dict = {}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        for ward, district, province, short_ward, short_district, short_province in conn.execute(
+                "SELECT ward, district, province, wardShort, districtShort, provinceShort FROM admin_units_legacy"):
+            index.setdefault(fold(short_ward), []).append((ward, district, province, short_district, short_province))
+    return index
+
+
+@lru_cache(maxsize=20_000)
+def legacy_successor(ward: str, district: str, province: str) -> tuple[str | None, str | None]:
+    """(2025 commune code, 2025 province code) of a pre-2025 commune, by the library's converter."""
+    try:
+        unit = library().convert_address(f"{ward}, {district}, {province}")
+    except Exception:
+        return None, None
+    return _code(unit.ward_code), _code(unit.province_code)
 
 
 def _mentions(text_folded: str, name: str | None) -> bool:
@@ -82,13 +112,30 @@ def ask(address: str, has_district: bool) -> Answer:
         try:
             unit = lib.convert_address(address)
         except Exception:
-            return None
-        old = getattr(unit, "OldAdminUnit", None)
-        if unit.ward and old is not None and _mentions(folded, old.short_ward):
+            unit = None
+        old = getattr(unit, "OldAdminUnit", None) if unit is not None else None
+        # Accepted when consistent with what the text names: the old commune, and its old province.
+        if unit is not None and unit.ward and old is not None and _mentions(folded, old.short_ward) and (
+                _mentions(folded, old.short_province) or "," not in address):
             return Answer(_code(unit.ward_code), unit.ward, _code(unit.province_code), unit.province, "legacy")
-        return None
+        return town()
 
-    order = (legacy, current) if has_district else (current, legacy)
+    def town():
+        """A former town named with its province but not its district ("Thị trấn Đức Phong, Bình
+        Phước"): the one town of that name in that old province, converted."""
+        first = fold(address.split(",")[0]).strip()
+        if not _LEGACY_ONLY.match(first + " "):
+            return None
+        found = [entry for entry in legacy_index().get(_bare(first), [])
+                 if entry[0].startswith("Thị trấn") and _mentions(folded, entry[4])]
+        if len(found) != 1:
+            return None
+        ward, district, province, _d, _p = found[0]
+        code, province_code = legacy_successor(ward, district, province)
+        return Answer(code, ward, province_code, province, "legacy") if code else None
+
+    legacy_first = has_district or bool(_LEGACY_ONLY.search(" " + folded + " "))
+    order = (legacy, current) if legacy_first else (current, legacy)
     for attempt in order:
         answer = attempt()
         if answer:
@@ -167,6 +214,12 @@ class Resolver:
         answer = ask(address, has_district)
         if answer.ward:
             code = self._check(answer.ward_code, answer.ward, answer.province_code)
+            if code is None and answer.how == "legacy":
+                # A former unit whose successor took another name: the library's code, if it is a
+                # commune of the province it answered (the old names were checked against the text).
+                unit = self.units.get(answer.ward_code or "")
+                if unit and unit[2] == "commune" and unit[1] == answer.province_code:
+                    code = answer.ward_code
             if code:
                 return Resolution(code, self.units[code][1], answer.how)
         if not answer.province_code and "," not in address:
@@ -195,6 +248,19 @@ class Resolver:
 
 
 _TYPES = re.compile(r"^(xa|phuong|thi tran|dac khu|tt|p|x)\.?\s+")
+_UNIT_START = re.compile(r"^(xa|phuong|thi tran|dac khu|tt|p|x)(\.\s*|\s+)\S")
+
+
+def below_commune(text: str, resolution: "Resolution") -> str:
+    """The part of an address written before its commune ("Thôn 3" in "Thôn 3, Phường Tân Phú, TP Đồng
+    Xoài, Bình Phước"): the part that names a commune type starts the units; without one, the last two
+    parts (commune, province) or three (commune, district, province, before 2025) are the units."""
+    parts = [part.strip() for part in text.split(",")]
+    for i, part in enumerate(parts):
+        if _UNIT_START.match(fold(part)):
+            return ", ".join(p for p in parts[:i] if p)
+    units = 3 if resolution.how == "legacy" else 2
+    return ", ".join(p for p in parts[:-units] if p) if len(parts) > units else ""
 
 
 def _bare(folded: str) -> str:
@@ -208,8 +274,24 @@ def suggestions(text: str, province_code: str, limit: int = 5) -> list[AdminUnit
 
     first = fold(text).split(",")[0]
     words = _bare(first.strip())
-    found = search_communes(words, province_code, limit) if words else []
+    found = _legacy_suggestions(text, province_code)
+    found += [u for u in (search_communes(words, province_code, limit) if words else []) if u not in found]
     if not found and words:
         for word in sorted(words.split(), key=len, reverse=True)[:2]:
             found += [u for u in search_communes(word, province_code, limit) if u not in found]
     return found[:limit]
+
+
+def _legacy_suggestions(text: str, province_code: str) -> list[AdminUnit]:
+    """Today's communes that took a pre-2025 commune named in the text ("Thị trấn Thanh Bình" ->
+    Xã Thiện Hưng), in the province; the ones whose old district is also named come first."""
+    folded = fold(text)
+    scored = []
+    for part in folded.split(",")[:2]:
+        for ward, district, province, short_district, _p in legacy_index().get(_bare(part.strip()), []):
+            code, new_province = legacy_successor(ward, district, province)
+            if code and new_province == province_code:
+                scored.append((0 if _mentions(folded, short_district) else 1, code))
+    codes = [code for _score, code in sorted(scored)]
+    units = {u.code: u for u in db.session.scalars(select(AdminUnit).where(AdminUnit.code.in_(codes)))}
+    return list(dict.fromkeys(units[c] for c in codes if c in units))

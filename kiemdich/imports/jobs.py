@@ -164,10 +164,11 @@ def _read(batch: ImportBatch, job_row: ImportJob, progress) -> None:
     if data is None:
         raise FileProblem("corrupt")
     table, header = sandbox.parse(data, memory_mb=config.get("KIEMDICH_IMPORT_MEMORY_MB", 1536),
-                                  max_unzipped=config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"))
+                                  max_unzipped=config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"),
+                                  filename=batch.filename)
     del data
     db.session.expire(job_row, ["file"])
-    set_progress(batch.id, total_rows=max(len(table.rows) - header.index - 1, 0))
+    set_progress(batch.id, total_rows=max((table.height or len(table.rows)) - header.index - 1, 0))
     profile = db.session.get(ImportProfile, job_row.profile_id) if job_row.profile_id else None
     operations.store_rows(batch, table, header, profile=profile, progress=progress)
 

@@ -4,12 +4,13 @@ The uploaded file is read once into ImportRow (its cells by column name), so eve
 on whichever node serves it, works from the database and never from a file on one machine.
 """
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from .. import audit, clock
 from ..accounts.scope import commune_codes
@@ -22,7 +23,7 @@ from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration,
                       ImportRow, Passage, User)
 from ..text import fold, nfc, normalise_phone
 from . import values
-from .addresses import Resolver
+from .addresses import Resolver, below_commune
 from .header import FIELDS, IGNORE, Header, find_header
 from .reader import FileProblem, Table, has_formulas, read_table
 
@@ -80,11 +81,13 @@ def create_batch(filename: str, data: bytes, *, user, checkpoint_id: int | None 
     return batch
 
 
-def parse_upload(data: bytes, *, max_unzipped: int | None = None) -> tuple[Table, Header]:
+def parse_upload(data: bytes, *, max_unzipped: int | None = None, filename: str | None = None,
+                 by_content: bool = False) -> tuple[Table, Header]:
     """Read the file and find its header: FileProblem (one clear message) if it cannot be imported."""
-    table = read_table(data, **({"max_unzipped": max_unzipped} if max_unzipped else {}))
+    table = read_table(data, filename=filename, by_content=by_content,
+                       **({"max_unzipped": max_unzipped} if max_unzipped else {}))
     header = find_header(table)
-    if all(values.is_blank_or_total(r) for r in table.rows[header.index + 1:]):
+    if table.more is None and all(values.is_blank_or_total(r) for r in table.rows[header.index + 1:]):
         raise FileProblem("formulas_only" if table.kind == "xlsx" and has_formulas(data) else "empty")
     return table, header
 
@@ -95,14 +98,15 @@ def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: Imp
     mapping = dict(header.mapping)
     if profile:
         mapping.update({label: fld for label, fld in profile.mapping.items() if label in mapping})
-    batch.mapping = {"labels": header.labels, "map": mapping,
-                     "header_row": table.row_number(header.index)}
+    batch.mapping = {"labels": header.labels, "map": mapping, "kind": table.kind, "named": table.named,
+                     "header_row": table.row_number(header.index),
+                     "checkpoints": dict(profile.checkpoints or {}) if profile else {}}
     batch.profile_id = profile.id if profile else None
     pending, stored = [], 0
-    for offset, cells in enumerate(table.rows[header.index + 1:]):
+    for index, cells in table.rows_from(header.index + 1):
         if values.is_blank_or_total(cells):
             continue
-        number = table.row_number(header.index + 1 + offset)
+        number = table.row_number(index)
         data_cells = {label: _jsonable(cells[i]) for i, label in enumerate(header.labels)
                       if i < len(cells) and cells[i] not in ("", None)}
         pending.append({"batch_id": batch.id, "row_number": number, "data": data_cells,
@@ -132,9 +136,13 @@ class Context:
     user: User | None
     default_checkpoint: int | None
     checkpoints: dict = field(default_factory=dict)  # folded name or code -> id
+    named: dict = field(default_factory=dict)  # folded name in the file -> id, chosen in the checkpoints step
     allowed: set = field(default_factory=set)
     resolver: Resolver | None = None
-    known: set = field(default_factory=set)  # duplicate keys already in the database
+    known: dict = field(default_factory=dict)  # (person, minute) -> checkpoint ids already in the database
+    window: tuple | None = None  # the period whose passages are in `known`
+    batch_id: int | None = None
+    plans: PlanCache = field(default_factory=PlanCache)
     token_hours: int = 72
 
 
@@ -153,32 +161,62 @@ def build_context(batch: ImportBatch, user) -> Context:
         ctx.checkpoints[cp.code.lower()] = cp.id
     if batch.checkpoint_id and batch.checkpoint_id not in ctx.allowed:
         raise ImportFailure("checkpoint")
+    for name, cp in ((batch.mapping or {}).get("checkpoints") or {}).items():
+        if cp in ctx.allowed:
+            ctx.named[fold(name)] = cp
     return ctx
 
 
-def person_key(id_number: str, name_folded: str, birth_year, phone: str) -> str:
-    """Who a row is about: the ID number when given, else name + birth year + phone."""
-    return f"id:{id_number}" if id_number else f"p:{name_folded}|{birth_year}|{phone}"
+def person_keys(id_number: str, name_folded: str, phone: str) -> tuple[str, ...]:
+    """Who a row is about: the ID number, and name + phone; either one identifies the person (a passage
+    list may carry only one of them, and a birth year is often missing)."""
+    keys = []
+    if id_number:
+        keys.append(f"id:{id_number}")
+    if name_folded and phone:
+        keys.append(f"np:{name_folded}|{phone}")
+    return tuple(keys)
 
 
-def passage_key(person: str, checkpoint_id: int, moment_utc: datetime) -> tuple:
-    return person, checkpoint_id, moment_utc.replace(second=0, microsecond=0).isoformat()
+def minute(moment_utc: datetime) -> str:
+    """A passage time to the minute, in UTC without zone: a list shows 08:30 for a scan at 08:30:27."""
+    if moment_utc.tzinfo is not None:
+        moment_utc = moment_utc.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment_utc.replace(second=0, microsecond=0).isoformat(timespec="minutes")
 
 
-def load_known(ctx: Context, start: datetime, end: datetime, checkpoint_ids: set[int]) -> None:
-    """Duplicate keys of the passages already recorded at these checkpoints in this period."""
-    if not checkpoint_ids:
+def ensure_known(ctx: Context, start: datetime, end: datetime) -> None:
+    """Load the passages of [start, end] (a day either side: a device offline for hours sends its
+    passages late) that are not loaded yet; chunks of a list in time order load each period once."""
+    lo, hi = start - timedelta(days=1), end + timedelta(days=1)
+    if ctx.window is None:
+        load_known(ctx, lo, hi)
+        ctx.window = (lo, hi)
         return
-    rows = db.session.execute(
-        select(Declaration.id_number, Declaration.search_name, Declaration.birth_year, Declaration.phone,
-               Passage.checkpoint_id, Passage.client_ts, Passage.server_ts)
-        .join(Passage, Passage.declaration_id == Declaration.id)
-        # A device offline for hours sends its passages late: look a day either side.
-        .where(Passage.checkpoint_id.in_(checkpoint_ids),
-               Passage.server_ts >= start - timedelta(days=1), Passage.server_ts <= end + timedelta(days=1)))
-    for id_number, name, year, phone, cp, client_ts, server_ts in rows:
+    a, b = ctx.window
+    if lo < a:
+        load_known(ctx, lo, a)
+    if hi > b:
+        load_known(ctx, b, hi)
+    ctx.window = (min(lo, a), max(hi, b))
+
+
+def load_known(ctx: Context, start: datetime, end: datetime) -> None:
+    """Person/minute keys of the passages already recorded from start to end, at any checkpoint (the
+    wizard's checkpoint choice must not decide what is a duplicate); not those this batch writes."""
+    stmt = (select(Declaration.id_number, Declaration.search_name, Declaration.phone,
+                   Passage.checkpoint_id, Passage.client_ts, Passage.server_ts)
+            .join(Passage, Passage.declaration_id == Declaration.id)
+            .where(Passage.server_ts >= start, Passage.server_ts <= end))
+    if ctx.batch_id is not None:
+        stmt = stmt.where(or_(Declaration.import_row_id.is_(None), ~Declaration.import_row_id.in_(
+            select(ImportRow.id).where(ImportRow.batch_id == ctx.batch_id))))
+    rows = db.session.execute(stmt)
+    for id_number, name, phone, cp, client_ts, server_ts in rows:
         # The time a list shows is the device's (client_ts) when there is one, as exports write it.
-        ctx.known.add(passage_key(person_key(id_number, name, year, phone), cp, client_ts or server_ts))
+        at = minute(client_ts or server_ts)
+        for key in person_keys(id_number, name, phone):
+            ctx.known.setdefault((key, at), set()).add(cp)
 
 
 @dataclass
@@ -197,7 +235,10 @@ class Parsed:
     decision: str = "allow"
     instruction: int | None = None
     note: str = ""
-    key: tuple | None = None
+    keys: tuple = ()  # (person, minute) pairs that identify this passage
+    own_checkpoint: int | None = None  # the checkpoint the row itself names (None: the wizard's choice)
+    past: bool = False  # its monitoring window was over before the import
+    plan: Plan | None = None
 
 
 def _get(cells: dict, columns: dict, fld: str):
@@ -214,10 +255,11 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     name = values.text(get("full_name"))
     if not name:
         err.append("missing_name")
+    # Birth year: used when the list has it; passage lists often do not (identity is name + phone or ID).
     year, birth_date = values.birth(get("birth"))
-    if year is None:
-        err.append("missing_birth")
     id_number, id_type, id_problem = values.id_number(get("id_number"))
+    if id_problem == "masked":  # "******123456" as the national app shows it: not an ID, not an error
+        id_problem = None
     if id_problem == "rounded":
         err.append("rounded_id")
     elif id_problem:
@@ -240,12 +282,16 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
 
     checkpoint_text = values.text(get("checkpoint"))
     if checkpoint_text:
-        p.checkpoint_id = ctx.checkpoints.get(fold(checkpoint_text)) or ctx.checkpoints.get(checkpoint_text.lower())
-        if p.checkpoint_id is None and ctx.default_checkpoint is None:
+        # The row's own checkpoint, as mapped in the checkpoints step: never replaced by the wizard's choice.
+        key = fold(checkpoint_text)
+        p.own_checkpoint = ctx.named.get(key) or ctx.checkpoints.get(key) or ctx.checkpoints.get(
+            checkpoint_text.lower())
+        if p.own_checkpoint is None:
             err.append("unknown_checkpoint")
-    if p.checkpoint_id is None:
+        p.checkpoint_id = p.own_checkpoint
+    else:
         p.checkpoint_id = ctx.default_checkpoint
-        if p.checkpoint_id is None and "unknown_checkpoint" not in err:
+        if p.checkpoint_id is None:
             err.append("missing_checkpoint")
 
     p.instruction, decision = values.instruction(get("instruction"))
@@ -270,9 +316,12 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     origin = ctx.resolver.resolve(text=origin_text, province=origin_province) if (
         origin_text or origin_province) else None
     name_folded = fold(name)
-    p.key = passage_key(person_key(id_number, name_folded, year, phone), p.checkpoint_id, p.moment)
-    street = values.text(get("dest_street")) or (dest_text if not resolution or not resolution.commune_code
-                                                 or resolution.how == "name" else "")
+    at = minute(p.moment)
+    p.keys = tuple((key, at) for key in person_keys(id_number, name_folded, phone))
+    street = values.text(get("dest_street"))
+    if not street and dest_text:
+        # The part below the commune ("Thôn 3", "Tổ 3, ấp 2"): the officer needs it to find the house.
+        street = dest_text if not resolution or not resolution.commune_code else below_commune(dest_text, resolution)
     if resolution and resolution.commune_code:
         p.commune_code = resolution.commune_code
         p.transit = not ctx.resolver.is_home(resolution.commune_code)
@@ -309,49 +358,109 @@ def _columns(batch: ImportBatch) -> dict:
     return out
 
 
-def analyse(batch: ImportBatch, ctx: Context, progress=None):
-    """Every row of the batch through the rules and duplicate checks; yields Parsed in row order."""
+def analyse(batch: ImportBatch, ctx: Context, progress=None) -> list:
+    """Every row of the batch through the rules and duplicate checks, as one list in row order (for
+    small batches and tests; dry runs and commits stream the chunks of analyse_chunks)."""
+    return [p for chunk in analyse_chunks(batch, ctx, progress) for p in chunk]
+
+
+def analyse_chunks(batch: ImportBatch, ctx: Context, progress=None):
+    """The rows of the batch through the rules and duplicate checks, CHUNK rows at a time in row order:
+    only one chunk of rows and results is in memory, plus the duplicate keys seen so far."""
     columns = _columns(batch)
-    rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
-                              .where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_number)).all()
-    parsed = []
-    for i, (rid, number, data) in enumerate(rows):  # the rules are the slow part: report progress here
-        parsed.append(parse_row(rid, number, data or {}, columns, ctx))
-        if progress and (i + 1) % PROGRESS_EVERY == 0:
-            progress(i + 1)
-    moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
-    if moments:
-        load_known(ctx, min(moments), max(moments), {p.checkpoint_id for p in parsed if p.checkpoint_id})
-    first_seen: dict[tuple, int] = {}
+    ctx.batch_id = batch.id
+    seen: dict[tuple, dict] = {}  # (person, minute) -> {own checkpoint or None: row number}
+    done, last = 0, -1
+    while True:
+        rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
+                                  .where(ImportRow.batch_id == batch.id, ImportRow.row_number > last)
+                                  .order_by(ImportRow.row_number).limit(CHUNK)).all()
+        if not rows:
+            return
+        last = rows[-1][1]
+        parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
+        del rows
+        moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
+        if moments:
+            ensure_known(ctx, min(moments), max(moments))
+        for p in parsed:
+            if p.status != "invalid" and p.keys:
+                if any(_same_passage(ctx.known.get(key), p.own_checkpoint) for key in p.keys):
+                    p.status, p.errors = "duplicate", ["duplicate_db"]
+                else:
+                    earlier = next((_same_passage(seen.get(key), p.own_checkpoint) for key in p.keys
+                                    if _same_passage(seen.get(key), p.own_checkpoint)), None)
+                    if earlier:
+                        p.status, p.errors = "duplicate", [f"duplicate_file:{earlier}"]
+                    else:
+                        for key in p.keys:
+                            seen.setdefault(key, {}).setdefault(p.own_checkpoint, p.number)
+        _plan_rows(parsed, ctx.plans)
+        done += len(parsed)
+        if progress and done % PROGRESS_EVERY == 0:
+            progress(done)
+        yield parsed
+
+
+def process(batch: ImportBatch, ctx: Context, *, write: bool = False, progress=None) -> dict:
+    """Analyse the batch chunk by chunk: store each row's status and reasons, count, and (write=True)
+    write the good rows; returns the counts."""
+    db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status != "new")
+                       .values(status="new", errors=[], resolved_commune_code=None))
+    counts = count([])
+    written = 0
+    for chunk in analyse_chunks(batch, ctx, None if write else progress):
+        _store_chunk_problems(chunk)
+        for key, value in count(chunk).items():
+            counts[key] += value
+        if write:
+            written = write_rows(batch, ctx, chunk, progress, written=written)
+    return counts
+
+
+def _same_passage(found, own_checkpoint):
+    """Whether a person seen at this minute (found: checkpoint -> anything) is this row's passage: at the
+    checkpoint the row names, or anywhere when the row names none. Returns the match (truthy) or None."""
+    if not found:
+        return None
+    if own_checkpoint is None:
+        return next(iter(found.values())) if isinstance(found, dict) else True
+    if own_checkpoint in found:
+        return found[own_checkpoint] if isinstance(found, dict) else True
+    if isinstance(found, dict) and None in found:
+        return found[None]
+    return None
+
+
+def _plan_rows(parsed, plans: PlanCache) -> None:
+    """The monitoring plan of every arrival to be routed, from its passage date (an old list plans the
+    past): a plan whose last day is already over is recorded as past, not as an overdue arrival."""
+    today = clock.today()
     for p in parsed:
-        if p.status != "invalid" and p.key is not None:
-            if p.key in ctx.known:
-                p.status, p.errors = "duplicate", ["duplicate_db"]
-            elif p.key in first_seen:
-                p.status, p.errors = "duplicate", [f"duplicate_file:{first_seen[p.key]}"]
-            else:
-                first_seen[p.key] = p.number
-    return parsed
+        if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse":
+            p.plan = _plan(plans, p)
+            last = p.plan.self_monitoring_until or p.plan.end or p.plan.start
+            p.past = last is not None and last < today
 
 
 def count(parsed) -> dict:
-    counts = {"total": 0, "new": 0, "transit": 0, "duplicate": 0, "triage": 0, "invalid": 0}
+    counts = {"total": 0, "new": 0, "transit": 0, "duplicate": 0, "triage": 0, "invalid": 0, "past": 0}
     for p in parsed:
         counts["total"] += 1
         counts[p.status] += 1
         if p.status == "new" and p.transit:
             counts["transit"] += 1
+        if p.status == "new" and p.past:
+            counts["past"] += 1
     return counts
 
 
-def _store_problems(batch: ImportBatch, parsed) -> None:
-    """Reset the rows' statuses, then write the problem rows' statuses and reasons."""
-    db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status != "new")
-                       .values(status="new", errors=[], resolved_commune_code=None))
+def _store_chunk_problems(parsed) -> None:
+    """Write the problem rows' statuses and reasons (the batch's rows were reset to "new" first)."""
     problems = [{"id": p.row_id, "status": p.status, "errors": p.errors}
                 for p in parsed if p.status != "new"]
-    for start in range(0, len(problems), CHUNK):
-        db.session.execute(update(ImportRow), problems[start:start + CHUNK])
+    if problems:
+        db.session.execute(update(ImportRow), problems)
 
 
 def dry_run(batch: ImportBatch, user, progress=None) -> dict:
@@ -359,9 +468,7 @@ def dry_run(batch: ImportBatch, user, progress=None) -> dict:
     if batch.status not in ("uploaded", "analysed", "failed", "analysing"):
         raise ImportFailure("state")
     ctx = build_context(batch, user)
-    parsed = analyse(batch, ctx, progress)
-    _store_problems(batch, parsed)
-    batch.counts = count(parsed)
+    batch.counts = process(batch, ctx, progress=progress)
     batch.processed_rows = batch.total_rows
     batch.status = "analysed"
     batch.error = ""
@@ -384,13 +491,12 @@ def _insert_keyed(model, rows: list[dict], key: str) -> list[int]:
     return [found[r[key]] for r in rows]
 
 
-def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
-    """Declarations, passages, arrivals for the good rows (triage rows wait for a commune)."""
+def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, written: int = 0) -> int:
+    """Declarations, passages, arrivals for the good rows (triage rows wait for a commune); returns
+    the number of rows written so far."""
     good = [p for p in parsed if p.status in ("new", "triage")]
     user_id = getattr(ctx.user, "id", None)
     now = utcnow()
-    written = 0
-    plans = PlanCache()
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
@@ -409,11 +515,35 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None) -> None:
         passage_ids = _insert_keyed(Passage, passages, "client_uuid")
         routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
                   if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse"]
-        route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, _plan(plans, p)) for p, d, ps in routed],
-                       user_id=user_id, reason=f"import:{batch.id}")
+        # Plans start on the passage date (p.plan, from analyse), so an old passage counts its days right.
+        arrival_ids = route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, p.plan)
+                                      for p, d, ps in routed], user_id=user_id, reason=f"import:{batch.id}")
+        _record_past([(a, p) for a, (p, _d, _ps) in zip(arrival_ids, routed) if p.past], user_id, now)
         written += len(chunk)
         if progress:
             progress(written)
+    return written
+
+
+def _record_past(items, user_id, now) -> None:
+    """Arrivals whose monitoring window was over before the list was imported: kept for history and
+    figures as ended, with the reason, never in an officer's lists of things to do."""
+    by_end: dict[datetime, list[int]] = {}  # one UPDATE per last day, not per arrival
+    for arrival_id, p in items:
+        last = p.plan.self_monitoring_until or p.plan.end or p.plan.start
+        ended = datetime.combine(last, time(23, 59), tzinfo=LOCAL).astimezone(timezone.utc)
+        by_end.setdefault(ended, []).append(arrival_id)
+    for ended, ids in by_end.items():
+        db.session.execute(update(Arrival).where(Arrival.id.in_(ids)).values(status="completed", ended_at=ended)
+                           .execution_options(synchronize_session=False))
+    if items:
+        db.session.execute(insert(ArrivalEvent.__table__), [
+            {"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
+             "to_status": "completed", "reason": PAST_REASON, "data": {"imported_at": now.isoformat()}}
+            for a, _p in items])
+
+
+PAST_REASON = "import_past_window"
 
 
 def _plan(plans: PlanCache, p) -> Plan:
@@ -445,12 +575,12 @@ def commit(batch: ImportBatch, user, progress=None) -> dict:
     if batch.status not in ("analysed", "committing"):
         raise ImportFailure("state")
     ctx = build_context(batch, user)
-    parsed = analyse(batch, ctx)  # again: the database may have changed since the dry run
-    _store_problems(batch, parsed)
-    write_rows(batch, ctx, parsed, progress)
+    # Analysed again while writing: the database may have changed since the dry run.
+    counts = process(batch, ctx, write=True, progress=progress)
+    # The staged cells stay as written (the error report, and the address as the list gave it); retention
+    # empties them with the declaration.
     db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status == "new")
-                       .values(status="imported", data={}))  # the declaration now holds the data
-    counts = count(parsed)
+                       .values(status="imported"))
     batch.status, batch.counts, batch.error = "committed", counts, ""
     batch.processed_rows, batch.committed_at = batch.total_rows, utcnow()
     audit.record("import.commit", object_type="ImportBatch", object_id=str(batch.id), user=user,
@@ -497,7 +627,6 @@ def resolve_triage(row: ImportRow, commune_code: str, *, user) -> Arrival:
     row.status = "imported"
     row.resolved_commune_code = commune_code
     row.errors = []
-    row.data = {}
     arrival = route_arrival(declaration, passage=passage, commune_code=commune_code, user=user,
                             at=passage.server_ts if passage else None)
     db.session.flush()
@@ -507,6 +636,48 @@ def resolve_triage(row: ImportRow, commune_code: str, *, user) -> Arrival:
 
 
 # ---------------------------------------------------------------- profiles and reports
+
+
+def checkpoint_names(batch: ImportBatch) -> list[tuple[str, int]]:
+    """The distinct checkpoint names written in the file's checkpoint column, with their row counts."""
+    label = _columns(batch).get("checkpoint")
+    if not label:
+        return []
+    counts: dict[str, int] = {}
+    for data in db.session.scalars(select(ImportRow.data).where(ImportRow.batch_id == batch.id)).yield_per(2000):
+        name = values.text((data or {}).get(label))
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    return sorted(counts.items(), key=lambda item: fold(item[0]))
+
+
+def suggest_checkpoint(name: str, checkpoints, remembered: dict) -> int | None:
+    """The checkpoint a name in the file most likely means: as remembered (this batch or its profile),
+    the same name or code, else the most similar name ignoring case and diacritics (if similar enough)."""
+    from difflib import SequenceMatcher
+
+    key = fold(name)
+    known = {cp.id for cp in checkpoints}
+    if remembered.get(key) in known:
+        return remembered[key]
+    for cp in checkpoints:
+        if fold(cp.name) == key or cp.code.lower() == name.lower():
+            return cp.id
+    best, score = None, 0.0
+    for cp in checkpoints:
+        ratio = SequenceMatcher(None, key, fold(cp.name)).ratio()
+        if ratio > score:
+            best, score = cp.id, ratio
+    return best if score >= 0.6 else None
+
+
+def map_checkpoints(batch: ImportBatch, chosen: dict[str, int]) -> None:
+    """Record which checkpoint each name of the file stands for (also in the batch's profile)."""
+    remembered = {fold(name): cp for name, cp in chosen.items()}
+    batch.mapping = {**batch.mapping, "checkpoints": remembered, "step": "dry_run"}
+    if batch.profile_id:
+        profile = db.session.get(ImportProfile, batch.profile_id)
+        profile.checkpoints = {**(profile.checkpoints or {}), **remembered}
 
 
 def save_profile(name: str, mapping: dict, *, user) -> ImportProfile:
@@ -525,10 +696,38 @@ def save_profile(name: str, mapping: dict, *, user) -> ImportProfile:
 
 
 def rejected_rows(batch: ImportBatch):
-    """The rows the error report repeats (invalid and duplicate), in file order."""
+    """The rows the error report repeats: every row not imported as it was (invalid, duplicate, and
+    those waiting for a supervisor to choose their commune), in file order."""
     return db.session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id,
-                                                      ImportRow.status.in_(("invalid", "duplicate")))
+                                                      ImportRow.status.in_(REPORTED))
                               .order_by(ImportRow.row_number)).yield_per(1000)
+
+
+REPORTED = ("invalid", "duplicate", "triage")
+_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}:\d{2})?$|^\d{2}:\d{2}:\d{2}$")
+
+
+def as_written(batch: ImportBatch, value):
+    """A stored cell as the file had it: dates and times of a workbook were stored as ISO text and go
+    back to the report as dates (a CSV's cells were text, and stay text)."""
+    if batch.mapping.get("kind", "xlsx") == "csv" or not isinstance(value, str) or not _ISO.match(value):
+        return value
+    try:
+        if "T" in value:
+            return datetime.fromisoformat(value)
+        if ":" in value:
+            return time.fromisoformat(value)
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        return value
+
+
+def report_rows(batch: ImportBatch, describe):
+    """The error report's rows: the row number, its cells as written, and why (describe(errors))."""
+    labels = batch.mapping.get("labels", [])
+    for row in rejected_rows(batch):
+        data = row.data or {}
+        yield [row.row_number] + [as_written(batch, data.get(label, "")) for label in labels] + [describe(row.errors)]
 
 
 def problem_rows(batch: ImportBatch, limit: int = 500):

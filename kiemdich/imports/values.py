@@ -58,6 +58,8 @@ def digits(cell) -> tuple[str, str | None]:
 def id_number(cell) -> tuple[str, str, str | None]:
     """(number, id_type, problem). Leading zeros a spreadsheet dropped are put back."""
     raw = text(cell)
+    if "*" in raw and re.fullmatch(r"[\d*Xx ]{6,}", raw):  # "******123456": masked by the national app
+        return "", "", "masked"
     if raw and re.fullmatch(r"[A-Za-z]\d{7,8}", raw.replace(" ", "")):
         return raw.replace(" ", "").upper(), "passport", None
     number, problem = digits(cell)

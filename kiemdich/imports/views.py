@@ -18,7 +18,7 @@ from ..web import page_or_fragment
 from . import jobs, messages, operations, sandbox, values
 from .addresses import suggestions
 from .header import FIELDS, IGNORE
-from .reader import FileProblem
+from .reader import KINDS, FileProblem
 
 bp = Blueprint("imports", __name__, url_prefix="/nhap")
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".txt")
@@ -77,9 +77,11 @@ def upload():
         abort(403)
     profile_id = form_int(request.form.get("profile")) or None  # a huge number would fail the job, not the form
     try:
-        # Only what is cheap and bounded here (type, archive sizes); the rows are read by the queue's
-        # consumer in a child process with a memory limit: a crafted file cannot kill a web worker.
-        sandbox.check_upload(data, max_unzipped=current_app.config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"))
+        # Only what is cheap and bounded here (type, archive sizes, a name that lies about the content);
+        # the rows are read by the queue's consumer in a child process with a memory limit: a crafted
+        # file cannot kill a web worker.
+        sandbox.check_upload(data, max_unzipped=current_app.config.get("KIEMDICH_IMPORT_MAX_UNZIPPED"),
+                             filename=upload.filename, by_content=bool(request.form.get("by_content")))
     except FileProblem as problem:
         return _index(problem.message, 422)
     batch = operations.create_batch(upload.filename, data, user=current_user, checkpoint_id=checkpoint_id)
@@ -108,7 +110,7 @@ def _render(batch: ImportBatch, *, mapping_errors=None, status: int = 200):
     context = {"batch": batch, "statuses": messages.STATUS, "running": batch.status in messages.RUNNING,
                "job": db.session.get(ImportJob, batch.id),
                "interrupted": batch.status == "failed" and batch.error.startswith("interrupted:"),
-               "error": messages.batch_error(batch.error), "fields": FIELDS}
+               "error": messages.batch_error(batch.error), "fields": FIELDS, "kinds": KINDS}
     if batch.status in ("uploaded", "failed", "analysed"):
         context["previous"] = [(b, db.session.get(User, b.uploaded_by_id) if b.uploaded_by_id else None)
                                for b in operations.previous_imports(batch.file_hash, exclude=batch.id)]
@@ -174,8 +176,43 @@ def mapping(batch_id: int):
     if profile_name:
         profile = operations.save_profile(profile_name, chosen, user=current_user)
         batch.profile_id = profile.id
+    if operations.checkpoint_names(batch):
+        # The file names its checkpoints: each name is mapped to one of ours first, like the columns.
+        batch.mapping = {**batch.mapping, "step": "checkpoints"}
+        db.session.commit()
+        return redirect(url_for(".checkpoints", batch_id=batch.id))
     jobs.start(batch, "dry_run", current_user.id)
     return redirect(url_for(".show", batch_id=batch.id))
+
+
+@bp.route("/<int:batch_id>/chot", methods=["GET", "POST"])
+@role_required("supervisor")
+def checkpoints(batch_id: int):
+    """Each checkpoint name written in the file -> one of the app's checkpoints, then the dry run."""
+    batch = _batch(batch_id)
+    if batch.status not in ("uploaded", "analysed", "failed"):
+        abort(409)
+    names = operations.checkpoint_names(batch)
+    visible = _checkpoints()
+    errors = []
+    if request.method == "POST":
+        chosen = {}
+        for i, (name, _count) in enumerate(names):
+            cp = form_int(request.form.get(f"cp-{i}"))
+            if cp not in {c.id for c in visible}:
+                errors.append(_("Choose the checkpoint for “%(name)s”.", name=name))
+            else:
+                chosen[name] = cp
+        if not errors:
+            operations.map_checkpoints(batch, chosen)
+            db.session.commit()
+            jobs.start(batch, "dry_run", current_user.id)
+            return redirect(url_for(".show", batch_id=batch.id))
+    remembered = batch.mapping.get("checkpoints") or {}
+    rows = [(name, n, operations.suggest_checkpoint(name, visible, remembered)) for name, n in names]
+    html = render_template("imports/checkpoints.html", batch=batch, names=rows, checkpoints=visible,
+                           errors=errors, statuses=messages.STATUS)
+    return html, 422 if errors else 200
 
 
 @bp.post("/<int:batch_id>/ghi")
@@ -237,12 +274,9 @@ def error_report(batch_id: int):
     batch = _batch(batch_id)
     labels = batch.mapping.get("labels", [])
 
-    def rows():
-        for row in operations.rejected_rows(batch):
-            yield [row.row_number] + [row.data.get(label, "") for label in labels] + [messages.row_errors(row.errors)]
-
+    rows = operations.report_rows(batch, messages.row_errors)
     tmp = tempfile.TemporaryFile()
-    write_xlsx(tmp, [f"BÁO CÁO LỖI NHẬP: {batch.filename}"], ["Dòng"] + labels + ["Lỗi"], rows())
+    write_xlsx(tmp, [f"BÁO CÁO LỖI NHẬP: {batch.filename}"], ["Dòng"] + labels + ["Lỗi"], rows)
     tmp.seek(0)
     return send_file(tmp, as_attachment=True, download_name=f"loi-nhap-{batch.id}.xlsx", max_age=0,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -16,6 +16,8 @@ class ImportProfile(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    # checkpoint name as written in the files (folded) -> checkpoint id
+    checkpoints: Mapped[dict | None] = mapped_column(JSON, default=dict)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

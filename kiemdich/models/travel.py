@@ -33,7 +33,7 @@ class Declaration(db.Model):
     id_type: Mapped[str] = mapped_column(String(10))
     id_number: Mapped[str] = mapped_column(String(20), index=True)  # digits as a string
     birth_date: Mapped[date | None] = mapped_column(Date)
-    birth_year: Mapped[int] = mapped_column(Integer)
+    birth_year: Mapped[int | None] = mapped_column(Integer)  # None: an imported list without it
     sex: Mapped[str] = mapped_column(String(5))
     phone: Mapped[str] = mapped_column(String(15), index=True)  # normalised 0xxxxxxxxx
     nationality: Mapped[str] = mapped_column(String(60), default="Việt Nam")

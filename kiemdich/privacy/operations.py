@@ -93,7 +93,9 @@ def due_for_retention(cutoff: datetime):
         Arrival.declaration_id == Declaration.id,
         or_(Arrival.status.in_(ACTIVE), func.coalesce(Arrival.ended_at, Arrival.updated_at) >= cutoff))
     routed = exists().where(Arrival.declaration_id == Declaration.id)
-    return and_(~open_or_recent, or_(routed, Declaration.valid_until < cutoff))
+    # An imported row still waiting in triage for its commune is pending work, not old data.
+    pending = exists().where(ImportRow.id == Declaration.import_row_id, ImportRow.status == "triage")
+    return and_(~open_or_recent, or_(routed, Declaration.valid_until < cutoff), ~pending)
 
 
 def retention(days: int, *, now: datetime | None = None, dry_run: bool = False) -> int:
@@ -110,7 +112,10 @@ def retention(days: int, *, now: datetime | None = None, dry_run: bool = False) 
     # still hold the cells of the file: emptied once their batch is older than the cutoff.
     old_batches = select(ImportBatch.id).where(ImportBatch.created_at < retention_cutoff(days, now))
     lines = db.session.execute(
-        update(ImportRow).where(ImportRow.declaration_id.is_(None), ImportRow.batch_id.in_(old_batches))
+        update(ImportRow).where(ImportRow.declaration_id.is_(None), ImportRow.batch_id.in_(old_batches),
+                                ImportRow.status != "triage",
+                                ~ImportRow.id.in_(select(Declaration.import_row_id).where(
+                                    Declaration.import_row_id.is_not(None), Declaration.deidentified_at.is_(None))))
         .values(data={}).execution_options(synchronize_session=False)).rowcount
     audit.record("retention.run", object_type="Declaration", detail=f"days={days}",
                  after={"deidentified": count, "days": days, "import_lines_emptied": lines},
