@@ -14,6 +14,8 @@ def count_against_route_limits() -> RateLimitExceeded | None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or not limiter.enabled or not limiter.initialized:
         return None
+    if limiter.current_limits:  # the view ran and counted it already (the sign-in checks CSRF itself)
+        return None
     try:
         # The limits are stored under the decorated function's qualified name, which every
         # decorator in between keeps (functools.wraps). Flask-Limiter has no public call for
