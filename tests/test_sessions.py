@@ -203,3 +203,14 @@ def test_next_on_the_site_is_followed(client, users, target, lands):
     response = client.post(f"/dang-nhap?next={target}", data={
         "username": "xa1", "password": PASSWORD, "csrf_token": csrf_token(client)})
     assert response.status_code == 302 and response.location == lands
+
+
+def test_signing_in_again_over_an_ended_session_is_not_sent_back_to_the_form(app, users):
+    """The password typed on a phone whose old sign-in ended is not lost to a redirect."""
+    officer = sign_in(app, "xa1")
+    with officer.session_transaction() as session:
+        session["signed_in"] -= app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() + 1
+    response = officer.post("/dang-nhap", data={"username": "xa1", "password": PASSWORD,
+                                                "csrf_token": csrf_token(officer)})
+    assert response.status_code == 302 and response.location == "/xa"
+    assert officer.get("/xa").status_code == 200

@@ -80,8 +80,8 @@ def _session_limits():
     either gets the redirect to sign in, and keeps the item."""
     if request.endpoint == "static":
         return None  # files are the same for everyone: no user lookup, no cookie, no Vary: Cookie
-    if "_user_id" not in session:
-        return None
+    if "_user_id" not in session or request.endpoint in ("auth.login", "auth.logout"):
+        return None  # signing in replaces the session; signing out ends it anyway
     now = datetime.now(timezone.utc).timestamp()
     signed_in = session.get("signed_in")
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
