@@ -158,9 +158,9 @@ class Client:
                 self.conn = http.client.HTTPConnection(self.conn.host, self.conn.port, timeout=60)
                 if attempt == 2:
                     raise
-        cookie = r.getheader("Set-Cookie")
-        if cookie:
-            self.cookie = cookie.split(";")[0]
+        for cookie in r.msg.get_all("Set-Cookie") or []:  # the sign-in also sets kd_known (path /dang-nhap)
+            if cookie.startswith("session="):
+                self.cookie = cookie.split(";")[0]
         return r.status, data.decode("utf-8", "replace"), r
 
     def sign_in(self, username: str, password: str) -> None:

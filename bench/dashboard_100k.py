@@ -87,8 +87,8 @@ def setup(app) -> None:
         FROM declaration d JOIN passage p ON p.declaration_id = d.id WHERE d.id <= :arrivals"""),
         {"arrivals": ARRIVALS})
     db.session.execute(text(
-        "INSERT INTO \"user\" (username, password_hash, full_name, phone, role, active, created_at, failed_logins, "
-        "session_version) VALUES ('bench', :hash, '', '', 'supervisor', true, now(), 0, 1)"),
+        "INSERT INTO \"user\" (username, password_hash, full_name, phone, role, active, created_at, "
+        "session_version) VALUES ('bench', :hash, '', '', 'supervisor', true, now(), 1)"),
         {"hash": hash_password("bench password")})
     db.session.execute(text("INSERT INTO user_area (user_id, area_code) SELECT id, '75' FROM \"user\""))
     db.session.commit()

@@ -84,9 +84,12 @@ class Config:
         "text/html", "text/css", "text/javascript", "application/javascript",
         "application/json", "application/manifest+json", "image/svg+xml", "text/csv",
     ]
-    # Throttling of sign-in: after this many failures the account waits, doubling each time.
+    # Throttling of sign-in: after this many failures from one address, the name waits there,
+    # doubling each time; from every address together, only after the much higher account-wide
+    # number (which never holds a browser the account signed in from before).
     KIEMDICH_LOGIN_FREE_FAILURES = 5
     KIEMDICH_LOGIN_BASE_DELAY_SECONDS = 30
+    KIEMDICH_LOGIN_ACCOUNT_FAILURES = int(os.environ.get("KIEMDICH_LOGIN_ACCOUNT_FAILURES", "100"))
     # Import jobs (kiemdich/tasks.py): a running job renews its lease; one whose lease ran out
     # died with its process and is failed (resumable). The file is read in a child process with
     # at most this much address space, so a crafted file kills only that child.

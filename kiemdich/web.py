@@ -178,6 +178,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_failed(_e):
+        from .refused_posts import count_against_route_limits
+
+        if count_against_route_limits() is not None:  # a flood without tokens meets the route's limit
+            return too_many(None)
         return _error(400, _("Session expired"),
                       _("The form has expired. Please reload the page and try again."))
 

@@ -127,10 +127,15 @@ def _tamper(token: str) -> str:
 def sign_in(client, user) -> None:
     """Put `user` in the client's session as the sign-in form does (without paying argon2 each time;
     test_injected_session_equals_a_real_sign_in checks the two are the same)."""
+    from kiemdich.accounts.operations import start_session
+
+    token = start_session(user, 12)  # the server-side session the form opens
+    db.session.commit()
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
-        session["seen"] = utcnow().timestamp()
+        session["sid"] = token
+        session["signed_in"] = session["seen"] = utcnow().timestamp()
         session.permanent = True
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from kiemdich.accounts.operations import authenticate, create_user, lock_delay
 from kiemdich.extensions import db
-from kiemdich.models import AuditEvent, User
+from kiemdich.models import AuditEvent, SignInFailure, User
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD
 
@@ -47,21 +47,91 @@ def test_wrong_password_is_refused_in_vietnamese(client, auth, users):
     assert client.get("/xa").status_code == 302
 
 
-def test_unknown_user_gets_the_same_message(client, auth, users):
-    response = auth.login("nobody", "whatever")
-    assert "Sai tên đăng nhập hoặc mật khẩu." in response.get_data(as_text=True)
+def _failures(username: str, source: str) -> int | None:
+    return db.session.scalar(select(SignInFailure.failures).where(
+        SignInFailure.username == username, SignInFailure.source == source))
 
 
-def test_after_five_failures_the_account_waits_and_the_delay_grows(app, users):
+def test_after_five_failures_the_name_waits_there_and_the_delay_grows(app, users):
     for _ in range(4):
-        assert authenticate("xa1", "bad")[1] == "invalid"
-    assert db.session.get(User, users["commune"].id).locked_until is None
-    assert authenticate("xa1", "bad")[1] == "invalid"  # fifth failure: locked from now on
-    assert authenticate("xa1", PASSWORD) == (None, "locked")  # even the right password waits
+        assert authenticate("xa1", "bad", source="10.0.0.1")[1] == "invalid"
+    assert authenticate("xa1", "bad", source="10.0.0.1")[1] == "invalid"  # fifth failure: locked from now on
+    assert authenticate("xa1", PASSWORD, source="10.0.0.1") == (None, "locked")  # even the right password waits
+    assert _failures("xa1", "10.0.0.1") == 5 and _failures("xa1", "*") == 5
     assert lock_delay(5, 5, 30) == timedelta(seconds=30)
     assert lock_delay(6, 5, 30) == timedelta(seconds=60)
     assert lock_delay(8, 5, 30) == timedelta(seconds=240)
     assert lock_delay(4, 5, 30) == timedelta(0)
+
+
+def test_an_attacker_elsewhere_cannot_lock_the_officer_out(app, users):
+    """Wrong passwords from another address lock that address, not the officer's phone."""
+    for _ in range(12):
+        authenticate("xa1", "guess", source="203.0.113.9")
+    assert authenticate("xa1", PASSWORD, source="203.0.113.9") == (None, "locked")
+    user, reason = authenticate("xa1", PASSWORD, source="10.1.2.3")
+    assert reason is None and user.username == "xa1"
+    # and the success clears the account-wide count, not the attacker's own lock
+    assert _failures("xa1", "*") is None and _failures("xa1", "203.0.113.9") == 12
+
+
+def test_the_account_wide_ceiling_spares_a_browser_the_account_used_before(app, users):
+    uid = users["commune"].id
+    for i in range(8):  # many addresses, none reaching its own lock
+        for _ in range(2):
+            authenticate("xa1", "guess", source=f"198.51.100.{i}", account_free=16)
+    assert _failures("xa1", "*") == 16
+    assert authenticate("xa1", PASSWORD, source="10.1.2.3", account_free=16) == (None, "locked")
+    user, reason = authenticate("xa1", PASSWORD, source="10.1.2.3", known={uid}, account_free=16)
+    assert reason is None and user.id == uid
+
+
+def _login_answer(client, username, password, ip):
+    return client.post("/dang-nhap", data={"username": username, "password": password,
+                                           "csrf_token": csrf_token(client)},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def test_unknown_and_known_names_get_the_same_answers(app, client, users):
+    """Status and message, before and after the lock, are the same whether the account exists."""
+    answers = {}
+    for name in ("xa1", "khongai"):
+        seen = []
+        for _ in range(7):
+            response = _login_answer(client, name, "wrong password", "192.0.2.7")
+            text = response.get_data(as_text=True)
+            message = ("Sai tên đăng nhập" in text, "Nhập sai quá nhiều lần" in text)
+            seen.append((response.status_code, message))
+        answers[name] = seen
+    assert answers["xa1"] == answers["khongai"]
+    assert [status for status, _ in answers["xa1"]] == [401] * 5 + [429] * 2
+    assert _failures("khongai", "192.0.2.7") == 7
+
+
+def test_unknown_names_pay_the_same_argon2_verification(app, users, monkeypatch):
+    """The time of an answer cannot tell an account exists: both run one argon2 verification
+    against a hash of the same parameters (counted here, not timed: the machine is shared)."""
+    from kiemdich.accounts import operations
+
+    calls = []
+    real = operations.check_password
+    monkeypatch.setattr(operations, "check_password", lambda h, p: calls.append(h[:30]) or real(h, p))
+    authenticate("xa1", "wrong", source="192.0.2.8")
+    authenticate("nobody", "wrong", source="192.0.2.8")
+    for _ in range(6):  # and also once locked
+        authenticate("xa1", "wrong", source="192.0.2.8")
+        authenticate("nobody", "wrong", source="192.0.2.8")
+    assert len(calls) == 14 and len(set(calls)) == 1
+
+
+def test_a_failed_sign_in_keeps_the_typed_name_only_when_it_is_an_account(app, users):
+    authenticate("correct horse battery", "xa1")  # the password typed into the name field
+    authenticate("xa1", "wrong")
+    db.session.commit()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.failed")
+                                .order_by(AuditEvent.id)).all()
+    assert [e.username for e in events] == ["", "xa1"]
+    assert all("horse" not in (e.detail or "") + e.username + e.object_id for e in events)
 
 
 def test_locked_account_shows_wait_message(client, auth, users):
@@ -73,9 +143,10 @@ def test_locked_account_shows_wait_message(client, auth, users):
 
 
 def test_success_resets_failures_and_is_audited(app, users):
-    authenticate("xa1", "bad")
-    user, reason = authenticate("xa1", PASSWORD)
-    assert reason is None and user.failed_logins == 0 and user.last_login_at is not None
+    authenticate("xa1", "bad", source="10.0.0.1")
+    user, reason = authenticate("xa1", PASSWORD, source="10.0.0.1")
+    assert reason is None and user.last_login_at is not None
+    assert _failures("xa1", "10.0.0.1") is None
     db.session.commit()
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["auth.failed", "auth.login"]

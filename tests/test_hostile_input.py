@@ -131,6 +131,7 @@ def test_numbers_that_int_refuses_are_not_500(app):
         assert response.status_code == 422, extra
     assert snapshot() == before
     boss, token = _signed_in(app, world, "supervisor")
+    before = snapshot()  # the sign-in opened a session row
     for bad in ("²", "9" * 5000, "x"):
         response = boss.post(f"/checkpoints/{world.cp_area.id}/staff", data={"csrf_token": token,
                                                                              "staff": [str(world.chot1.id), bad]})
@@ -280,7 +281,7 @@ LINE = {"measure": "home_quarantine", "days": "7", "after": "7", "test_days": "1
 FORMS = [
     Form("sign-in", None, "/dang-nhap", {"username": "xa9", "password": PASSWORD},
          bad={"username": st.sampled_from(["", "   ", "\t"]), "password": st.sampled_from(["", "  "])},
-         required=("username", "password"), writes_on_refusal=frozenset({"user", "audit_event"}),
+         required=("username", "password"), writes_on_refusal=frozenset({"sign_in_failure", "audit_event"}),
          accept={"username": "super2", "password": PASSWORD}, fresh_client=True),
     Form("declaration", None, "/khai-bao", DECLARATION, bad=DECLARATION_BAD, required=DECLARATION_REQUIRED),
     Form("declaration at a checkpoint", None, "/c/{cp_mine.code}", DECLARATION, bad=DECLARATION_BAD,
@@ -905,6 +906,9 @@ def _path_roles(app, endpoint) -> list:
     return [role for role in ROLES if role in roles]
 
 
+ONE_BUTTON = {"accounts.activation", "accounts.sign_out_everywhere"}
+
+
 def test_junk_in_every_path_parameter(app):
     """Every route of the URL map with junk in its path parameters (codes, list keys, actions,
     languages, static file names), as anonymous and as the roles it admits: never a 500, never a write."""
@@ -936,7 +940,9 @@ def test_junk_in_every_path_parameter(app):
                 if response.status_code >= 400 and response.mimetype == "text/html":
                     body = response.get_data(as_text=True)
                     assert vietnamese(body) and not english(body), (path[:200], english(body))
-            if not rule.endpoint.startswith(("followup.", "homes.")):  # GET settles ended arrivals
+            # GET settles ended arrivals; an admin's one-button account actions act on any existing
+            # id by design (a small number is a real account: deactivated, or signed out everywhere).
+            if not rule.endpoint.startswith(("followup.", "homes.")) and rule.endpoint not in ONE_BUTTON:
                 assert changed_tables(before, snapshot()) == [], (rule.rule, path[:200], role)
 
     run()

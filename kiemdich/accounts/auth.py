@@ -1,20 +1,22 @@
-"""Sign-in and sign-out, the session's idle timeout, and the role guard every view uses."""
+"""Sign-in and sign-out, the session's hard end and idle timeout, and the role guard every view uses."""
+import re
 from datetime import datetime, timezone
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    session, url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
-
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..extensions import csrf, db, limiter, login_manager
 from ..models import User
 from ..web import set_language
 from .forms import LoginForm
-from .operations import authenticate
+from .operations import authenticate, end_every_session, end_session, session_is_open, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -56,26 +58,42 @@ def load_user(user_id: str):
     except ValueError:
         return None
     user = db.session.get(User, uid)
-    # A password reset or deactivation bumps the version and so ends every open session.
+    # A password reset, deactivation or "sign out everywhere" bumps the version and so ends every
+    # open session; a sign-out ends its own session row, so a copy of its cookie is refused too.
     if user is None or user.session_version != version or not user.active:
+        return None
+    if not session_is_open(uid, session.get("sid")):
         return None
     return user
 
 
-def _idle_timeout():
-    """Sign out a session left untouched longer than KIEMDICH_IDLE_MINUTES."""
+def _end_here(message: str):
+    logout_user()
+    session.clear()
+    flash(message, "info")
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+
+def _session_limits():
+    """Sign out a session past its hard end (KIEMDICH_SESSION_HOURS after sign-in, whatever the
+    activity) or left untouched longer than KIEMDICH_IDLE_MINUTES. A replayed outbox item meeting
+    either gets the redirect to sign in, and keeps the item."""
     if request.endpoint == "static":
         return None  # files are the same for everyone: no user lookup, no cookie, no Vary: Cookie
+    if "_user_id" not in session or request.endpoint in ("auth.login", "auth.logout"):
+        return None  # signing in replaces the session; signing out ends it anyway
+    now = datetime.now(timezone.utc).timestamp()
+    signed_in = session.get("signed_in")
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    if not isinstance(signed_in, (int, float)) or now - signed_in > lifetime:
+        return _end_here(_("Your sign-in has ended after %(h)s hours. Please sign in again.",
+                           h=round(lifetime / 3600)))
     if not current_user.is_authenticated:
         return None
-    now = datetime.now(timezone.utc).timestamp()
     last = session.get("seen")
     limit = current_app.config["KIEMDICH_IDLE_MINUTES"] * 60
     if last is not None and now - last > limit:
-        logout_user()
-        session.clear()
-        flash(_("You were signed out after a period without activity."), "info")
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        return _end_here(_("You were signed out after a period without activity."))
     # Write the cookie at most once a minute: fewer Set-Cookie headers on a slow line.
     if last is None or now - last > 60:
         session["seen"] = now
@@ -83,18 +101,60 @@ def _idle_timeout():
 
 
 def init_app(app) -> None:
-    """Configure Flask-Login and the idle timeout."""
+    """Configure Flask-Login and the session limits."""
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to continue.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    app.before_request(_idle_timeout)
+    app.before_request(_session_limits)
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+# Characters browsers drop from a URL before parsing it (WHATWG URL: leading and trailing C0
+# controls and spaces, and every tab and newline anywhere): "/\t/evil.example" becomes "//evil.example".
+_STRIPPED = re.compile(r"[\t\n\r]")
+_EDGES = "".join(chr(c) for c in range(0x21))
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site as a browser would read it, else None.
+
+    The value is normalised the way a browser normalises a Location header (edges trimmed, tabs and
+    newlines removed, backslashes read as slashes) and refused if it then names a scheme or a host,
+    or still holds a control character."""
+    if not target or not isinstance(target, str):
+        return None
+    path = _STRIPPED.sub("", target.strip(_EDGES)).replace("\\", "/")
+    if not path.startswith("/") or path.startswith("//"):
+        return None
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        return None
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
+        return None
+    return path
+
+
+KNOWN_COOKIE = "kd_known"
+KNOWN_SALT = "kiemdich.known-device"
+
+
+def _known_ids() -> set[int]:
+    """Accounts that signed in before on this browser (a signed cookie sent only to /dang-nhap)."""
+    raw = request.cookies.get(KNOWN_COOKIE)
+    if not raw:
+        return set()
+    try:
+        ids = URLSafeSerializer(current_app.secret_key, salt=KNOWN_SALT).loads(raw)
+    except BadSignature:
+        return set()
+    return {i for i in ids if isinstance(i, int)} if isinstance(ids, list) else set()
+
+
+def _remember_device(response, user) -> None:
+    ids = [i for i in _known_ids() if i != user.id][-7:] + [user.id]
+    response.set_cookie(KNOWN_COOKIE, URLSafeSerializer(current_app.secret_key, salt=KNOWN_SALT).dumps(ids),
+                        max_age=180 * 86400, path=url_for("auth.login"), httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
 
 
 @bp.route("/dang-nhap", methods=["GET", "POST"])
@@ -111,16 +171,22 @@ def login():
     if valid:
         cfg = current_app.config
         user, reason = authenticate(form.username.data, form.password.data,
+                                    source=request.remote_addr or "", known=_known_ids(),
                                     free=cfg["KIEMDICH_LOGIN_FREE_FAILURES"],
-                                    base_seconds=cfg["KIEMDICH_LOGIN_BASE_DELAY_SECONDS"])
+                                    base_seconds=cfg["KIEMDICH_LOGIN_BASE_DELAY_SECONDS"],
+                                    account_free=cfg["KIEMDICH_LOGIN_ACCOUNT_FAILURES"])
+        token = start_session(user, cfg["PERMANENT_SESSION_LIFETIME"].total_seconds() / 3600) if user else None
         db.session.commit()
         if user:
             session.clear()
             session.permanent = True
             login_user(user)
-            session["seen"] = datetime.now(timezone.utc).timestamp()
-            nxt = _safe_next(request.args.get("next"))
-            return redirect(nxt if nxt and nxt != "/" else home_url(user))
+            now = datetime.now(timezone.utc).timestamp()
+            session.update(sid=token, signed_in=now, seen=now)
+            nxt = safe_next(request.args.get("next"))
+            response = redirect(nxt if nxt and nxt != "/" else home_url(user))
+            _remember_device(response, user)
+            return response
         messages = {
             "invalid": _("Wrong username or password."),
             "locked": _("Too many wrong attempts. Please wait a few minutes and try again."),
@@ -133,11 +199,28 @@ def login():
 
 @bp.post("/dang-xuat")
 def logout():
-    """Sign out."""
+    """Sign out: this session ends on the server too; with everywhere=1, every session of the account."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if user is not None and request.form.get("everywhere") == "1":
+        end_every_session(user, by=user)
+        message = _("You have signed out on every device.")
+    else:
+        end_session(user, session.get("sid"))
+        message = _("You have signed out.")
+    db.session.commit()
     logout_user()
     session.clear()
-    flash(_("You have signed out."), "info")
+    flash(message, "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/phien-dang-nhap")
+@login_required
+def my_session():
+    """When this sign-in started and ends, and the two ways out (here, or on every device)."""
+    started = datetime.fromtimestamp(session["signed_in"], timezone.utc)
+    ends = started + current_app.config["PERMANENT_SESSION_LIFETIME"]
+    return render_template("auth/session.html", started=started, ends=ends)
 
 
 @bp.get("/")

@@ -10,7 +10,7 @@ from ..web import page_or_fragment
 from ..models import Checkpoint, User
 from .auth import role_required
 from .forms import ResetPasswordForm, UserForm
-from .operations import AccountError, create_user, reset_password, set_active
+from .operations import AccountError, create_user, end_every_session, reset_password, set_active
 
 bp = Blueprint("accounts", __name__, url_prefix="/quan-tri/tai-khoan")
 
@@ -123,4 +123,15 @@ def activation(user_id: int):
         db.session.commit()
         flash(_("Account %(u)s activated.", u=user.username) if active
               else _("Account %(u)s deactivated.", u=user.username), "success")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<int:user_id>/dang-xuat")
+@role_required("admin")
+def sign_out_everywhere(user_id: int):
+    """End every open session of an account (a lost phone, a shared computer); it can sign in again."""
+    user = _user_or_404(user_id)
+    end_every_session(user, by=current_user)
+    db.session.commit()
+    flash(_("Account %(u)s is signed out on every device.", u=user.username), "success")
     return redirect(url_for(".index"))

@@ -128,8 +128,8 @@ def write_xlsx(fileobj, title: list[str], header: list[str], rows, widths: list[
         sheet.append([cell])
     sheet.append([])
     head = []
-    for name in header:
-        cell = WriteOnlyCell(sheet, value=name)
+    for name in header:  # headers can come from an uploaded file (the import error report)
+        cell = WriteOnlyCell(sheet, value=safe(name))
         cell.font = bold
         head.append(cell)
     sheet.append(head)
@@ -149,7 +149,7 @@ def write_csv(fileobj, title: list[str], header: list[str], rows) -> int:
     for line in title:
         writer.writerow([safe(line)])
     writer.writerow([])
-    writer.writerow(header)
+    writer.writerow([safe(name) for name in header])
     count = 0
     for row in rows:
         writer.writerow([safe(v) for v in row])

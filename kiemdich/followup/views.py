@@ -39,17 +39,16 @@ def _codes() -> set[str]:
 
 
 def _arrival(code: str) -> Arrival:
-    """The newest arrival of declaration `code` in the officer's communes; 403 if it exists elsewhere."""
+    """The newest arrival of declaration `code` in the officer's communes; 404 otherwise, whether
+    the code exists elsewhere or not at all (the answer must not tell which codes exist)."""
     codes = _codes()
     arrival = db.session.scalar(
         select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
         .where(Declaration.code == code[:16], Arrival.commune_code.in_(sorted(codes)))
         .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
-    if arrival is not None:
-        return arrival
-    if db.session.scalar(select(Declaration.id).where(Declaration.code == code[:16])) is not None:
-        abort(403)
-    abort(404)
+    if arrival is None:
+        abort(404)
+    return arrival
 
 
 def _list_args(key: str) -> tuple[str, str, int]:

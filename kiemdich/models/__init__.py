@@ -7,11 +7,11 @@ from .imports import ImportBatch, ImportJob, ImportProfile, ImportRow
 from .rules import Instruction, MonitoringRule
 from .settings import PrivacyNotice, Setting
 from .travel import Declaration, Passage
-from .users import User, UserArea, UserCheckpoint
+from .users import SignInFailure, User, UserArea, UserCheckpoint, UserSession
 
 __all__ = [
     "AdminUnit", "AreaLevel", "AuditEvent", "Checkpoint", "RetiredCheckpointCode", "Arrival",
     "ArrivalEvent", "HealthCheck", "ImportBatch", "ImportJob", "ImportProfile", "ImportRow", "Instruction",
     "MonitoringRule", "PrivacyNotice", "Setting", "Declaration", "Passage", "User", "UserArea",
-    "UserCheckpoint",
+    "UserCheckpoint", "UserSession", "SignInFailure",
 ]

@@ -25,9 +25,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Bumped on password reset or deactivation: sessions carrying an older value end.
+    # Bumped on password reset, deactivation or "sign out everywhere": sessions carrying an older
+    # value end.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
 
     areas: Mapped[list["UserArea"]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -76,3 +75,31 @@ class UserCheckpoint(db.Model):
 
     user: Mapped[User] = relationship(back_populates="checkpoints")
     checkpoint: Mapped["Checkpoint"] = relationship()  # noqa: F821
+
+
+class UserSession(db.Model):
+    """One sign-in. The cookie carries a random token; its SHA-256 is the id here, so a sign-out
+    ends this row and a copy of the cookie taken before is refused afterwards."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The hard end (sign-in time + KIEMDICH_SESSION_HOURS), whatever the activity.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInFailure(db.Model):
+    """Wrong passwords counted per user name typed (known or not, so both answer alike): one row per
+    (name, source address), and one account-wide row with source "*" whose ceiling is much higher.
+    Counted with one atomic upsert, never read-modify-write."""
+
+    __tablename__ = "sign_in_failure"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
