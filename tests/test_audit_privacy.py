@@ -160,6 +160,7 @@ def _crawl_values(data, users) -> dict:
         "code": [decls[0].code, decls[1].code, decls[7].code, data["cp_a"].code, checkpoint.code],
         "checkpoint_id": [data["cp_a"].id, checkpoint.id],
         "user_id": [users["commune"].id], "number": [1], "line_id": [1], "batch_id": [batch.id],
+        "export_id": ["0" * 32],  # a queued export's file: only its owner reads it (tests/test_export_jobs.py)
         "key": ["symptomatic", "expected", "due", "tests", "monitoring", "ending", "unchecked"],
     }
 
