@@ -1,5 +1,4 @@
 """The public declaration form (/khai-bao, /c/<checkpoint code>), self check-in, and the public key."""
-import base64
 
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
                    url_for)
@@ -57,9 +56,8 @@ def slip_context(decl, token: str | None = None) -> dict:
     """What the personal QR slip shows: the QR of a freshly signed token and the trip's summary."""
     token = token or ops.token_for(decl)
     url = qrcodes.personal_url(token)
-    qr = qrcodes.make(url)
-    return {"decl": decl, "token": token, "url": url, "qr": qrcodes.svg_inline(qr, decl.full_name),
-            "png": base64.b64encode(qrcodes.png_bytes(qr, min_pixels=480, dpi=150)).decode("ascii"),
+    # Drawn once per token; the PNG only when downloaded (traveller.qr_png).
+    return {"decl": decl, "token": token, "url": url, "qr": qrcodes.cached_svg(url, decl.full_name),
             "dest": areas.label(decl.dest_commune), "vehicle": VEHICLE_LABELS.get(decl.vehicle_type, ""),
             "vaccination": ops.vaccination_of(decl)}
 
