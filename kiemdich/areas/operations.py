@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import AdminUnit
@@ -89,11 +90,14 @@ def search_communes(query: str = "", province_code: str | None = None, limit: in
     return list(db.session.scalars(stmt.order_by(AdminUnit.search_name).limit(limit)))
 
 
-def units_by_code(codes: Iterable[str]) -> dict[str, AdminUnit]:
+def units_by_code(codes: Iterable[str], with_parent: bool = False) -> dict[str, AdminUnit]:
     codes = [c for c in codes if c]
     if not codes:
         return {}
-    return {u.code: u for u in db.session.scalars(select(AdminUnit).where(AdminUnit.code.in_(codes)))}
+    stmt = select(AdminUnit).where(AdminUnit.code.in_(codes))
+    if with_parent:  # their provinces too, in the same query (labels)
+        stmt = stmt.options(joinedload(AdminUnit.parent))
+    return {u.code: u for u in db.session.scalars(stmt)}
 
 
 def label(unit: AdminUnit | None) -> str:

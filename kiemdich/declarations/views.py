@@ -93,8 +93,10 @@ def _declare(checkpoint):
         db.session.rollback()
         form.nonce.data = ops.new_nonce()
         return _render_form(form, checkpoint, notice, 422, stale=True)
+    # Rendered before the commit, which would expire the declaration and its places (re-read).
+    response = _done(decl, created, staff)
     db.session.commit()
-    return _done(decl, created, staff)
+    return response
 
 
 @bp.route("/khai-bao", methods=["GET", "POST"])
