@@ -21,10 +21,16 @@ def get(key: str) -> str:
     return str(current_app.config[DEFAULTS[key]])
 
 
-def get_many(*keys: str) -> dict[str, str]:
-    """get() of several settings in one query (hot pages)."""
-    rows = {r.key: r.value.strip() for r in db.session.scalars(select(Setting).where(Setting.key.in_(keys)))}
-    return {k: rows.get(k) or str(current_app.config[DEFAULTS[k]]) for k in keys}
+def rows(*keys: str) -> dict[str, Setting]:
+    """The stored Setting rows of these keys (any key, e.g. a station's), in one query."""
+    return {r.key: r for r in db.session.scalars(select(Setting).where(Setting.key.in_(keys)))}
+
+
+def get_many(*keys: str, found: dict[str, Setting] | None = None) -> dict[str, str]:
+    """get() of several settings in one query (hot pages), or from rows() already read."""
+    found = rows(*keys) if found is None else found
+    values = {k: found[k].value.strip() for k in keys if k in found}
+    return {k: values.get(k) or str(current_app.config[DEFAULTS[k]]) for k in keys}
 
 
 def as_int(key: str, value: str) -> int:

@@ -17,6 +17,7 @@ from kiemdich import clock
 from kiemdich.declarations import operations as declarations
 from kiemdich.extensions import db
 from kiemdich.models import HealthCheck, Passage
+from kiemdich.scan import operations as ops
 from tests.conftest import csrf_token
 from tests.factories import ArrivalFactory, AreaLevelFactory, DeclarationFactory
 from tests.test_declarations import valid_form
@@ -96,16 +97,24 @@ def test_new_passage_and_its_replay(app, client, auth, users):
     assert db.session.query(Passage).count() == 1
 
 
-def test_status_answer(app, client):
+@pytest.mark.parametrize("passed", [False, True])
+def test_status_answer(app, client, users, passed):
     AreaLevelFactory(area_code="79", level=4)
     decl = DeclarationFactory()
     db.session.commit()
     token, code = declarations.token_for(decl), decl.code
+    checkpoint_name = users["checkpoint"].checkpoints[0].checkpoint.name
+    if passed:  # let through at the checkpoint: the answer shows the passage and the expected arrival
+        ops.record_passage(user=users["checkpoint"], checkpoint=users["checkpoint"].checkpoints[0].checkpoint,
+                           decl=decl, values=ops.PassageInput(decision="allow"), client_uuid=None)
+        db.session.commit()
     client.post("/q/trang-thai", data={"token": token}, headers=HX)  # the QR is drawn once per token
     with counting() as found:
         response = client.post("/q/trang-thai", data={"token": token}, headers=HX)
-    assert response.status_code == 200 and code in response.get_data(as_text=True)
-    within(found, 4, "status answer")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and code in html
+    assert (checkpoint_name in html) == passed  # the checkpoint's name, once passed
+    within(found, 4, "status answer" + (" after a passage" if passed else ""))
 
 
 def test_declaration_post(app, client):

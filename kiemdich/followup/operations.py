@@ -476,7 +476,11 @@ class Station:
 
 def station(code: str | None) -> Station:
     """What the commune's officers set for their health station (Setting "station:<code>")."""
-    row = db.session.get(Setting, STATION_KEY.format(code)) if code else None
+    return station_from(db.session.get(Setting, STATION_KEY.format(code)) if code else None)
+
+
+def station_from(row: Setting | None) -> Station:
+    """The Station a stored Setting row describes (none: nothing set)."""
     if row is None:
         return Station()
     try:

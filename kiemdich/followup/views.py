@@ -285,19 +285,24 @@ def latest_arrival(decl: Declaration) -> Arrival | None:
 
 
 def returnee_context(arrival: Arrival | None, *, today=None, message: str | None = None,
-                     error: str | None = None) -> dict:
-    """What the returnee's panel shows: the plan, today's task, days left, the station's phone."""
+                     error: str | None = None, station: "ops.Station | None" = None,
+                     hotline: str | None = None) -> dict:
+    """What the returnee's panel shows: the plan, today's task, days left, the station's phone.
+    `station` and `hotline` when the caller has read them already (the status answer)."""
     if arrival is None:
         return {"arrival": None, "message": message, "error": error}
     today = today or clock.today()
     last = ops.last_day(arrival)
-    today_check = db.session.scalar(select(HealthCheck).where(
-        HealthCheck.arrival_id == arrival.id, HealthCheck.check_date == today)
-        .order_by(HealthCheck.id.desc()).limit(1))
+    # Today's check and whether the last day has one, in one query.
+    checks = db.session.scalars(select(HealthCheck).where(
+        HealthCheck.arrival_id == arrival.id, HealthCheck.check_date.in_([d for d in (today, last) if d]))
+        .order_by(HealthCheck.id.desc())).all()
+    today_check = next((c for c in checks if c.check_date == today), None)
     progress = schedule.progress(arrival, today, checked_today=today_check is not None,
-                                 last_day_checked=ops.has_check_on(arrival, last))
+                                 last_day_checked=any(c.check_date == last for c in checks))
+    station = station if station is not None else ops.station(arrival.commune_code)
     return {"arrival": arrival, "progress": progress, "today_check": today_check,
-            "station_phone": ops.station(arrival.commune_code).phone, "hotline": settings.get("hotline"),
+            "station_phone": station.phone, "hotline": hotline if hotline is not None else settings.get("hotline"),
             "symptom_choices": forms.SYMPTOM_CHOICES, "message": message, "error": error,
             "commune": arrival.commune.name if arrival.commune else ""}
 

@@ -10,8 +10,10 @@ from ..codes import clean_code
 from ..declarations import operations as declarations
 from ..declarations.forms import VEHICLE_LABELS
 from ..declarations.views import slip_context
+from ..followup.operations import STATION_KEY, station_from
+from ..followup.views import returnee_context
 from ..extensions import csrf, db, limiter
-from ..models import AdminUnit, Arrival, Declaration
+from ..models import AdminUnit, Arrival, Declaration, Passage
 from ..text import form_int
 from ..web import page_or_fragment
 from .status import link_expired, timeline
@@ -35,7 +37,8 @@ def _declaration(token: str) -> Declaration:
     answer shows (passages, destination and its province) in the same query; TokenError otherwise."""
     data = tokens.verify(token, check_expiry=False)
     decl = db.session.scalars(select(Declaration).where(Declaration.token_id == data.token_id).options(
-        joinedload(Declaration.passages), joinedload(Declaration.dest_commune).joinedload(AdminUnit.parent),
+        joinedload(Declaration.passages).joinedload(Passage.checkpoint),
+        joinedload(Declaration.dest_commune).joinedload(AdminUnit.parent),
         raiseload("*", sql_only=True))).unique().one_or_none()
     if decl is None:
         raise tokens.TokenError("unknown")
@@ -46,7 +49,10 @@ def status_context(decl: Declaration, token: str | None = None) -> dict:
     """Everything the status fragment shows; `ended` alone once the link has expired."""
     now = clock.utcnow()
     arrival = _latest_arrival(decl)
-    values = settings.get_many("status_grace_days", "hotline")
+    # The settings, and the health station's, in one query.
+    station_key = STATION_KEY.format(arrival.commune_code) if arrival else ""
+    found = settings.rows("status_grace_days", "hotline", station_key)
+    values = settings.get_many("status_grace_days", "hotline", found=found)
     if link_expired(decl, arrival, now=now, grace_days=settings.as_int("status_grace_days", values["status_grace_days"])):
         return {"ended": True}
     status = timeline(decl, decl.passages, arrival, now=now, today=clock.today(now))
@@ -54,7 +60,8 @@ def status_context(decl: Declaration, token: str | None = None) -> dict:
     return _slip(decl, token) | {
         "ended": False, "status": status, "arrival": arrival, "commune": areas.label(commune),
         "show_qr": status.valid_for_passage and status.next_action in ("show_qr", "wait_staff"),
-        "hotline": values["hotline"]}
+        "hotline": values["hotline"],
+        "returnee": returnee_context(arrival, station=station_from(found.get(station_key)), hotline=values["hotline"])}
 
 
 def _slip(decl: Declaration, token: str | None) -> dict:
