@@ -25,9 +25,10 @@ def configure(app) -> None:
     url = app.config.get("DATABASE_REPLICA_URL")
     if not url:
         return
-    options = {"url": url}
+    options = {"url": url, "pool_pre_ping": True}  # as the primary's (SQLALCHEMY_ENGINE_OPTIONS is its alone)
     if url.startswith("postgresql"):
         options["execution_options"] = {"postgresql_readonly": True}
+        options["connect_args"] = {"options": "-c jit=off"}  # see extensions.init_app
     app.config["SQLALCHEMY_BINDS"] = dict(app.config.get("SQLALCHEMY_BINDS") or {}, **{BIND: options})
 
 
