@@ -40,14 +40,14 @@ def _pickers(form: DeclarationForm, trim: bool) -> dict:
         if trim and name in form.units:
             communes = [form.units[name]]
         else:
-            communes = areas.search_communes("", province, 400) if province else []
+            communes = areas.commune_choices(province) if province else []
         result[name] = {"province": province, "selected": [commune] if commune else [], "communes": communes}
     return result
 
 
 def _render_form(form, checkpoint, notice, status=200, stale=False):
     context = {"form": form, "checkpoint": checkpoint, "notice": notice, "staff": _staff(),
-               "provinces": areas.provinces(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
+               "provinces": areas.province_choices(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
                "symptom_labels": SYMPTOM_LABELS, "action": request.path}
     return page_or_fragment("declarations/form.html", "declarations/_form.html", **context), status
 
