@@ -317,7 +317,7 @@ def _returnee(decl, arrival, token: str, status: int = 200, **kwargs):
         body = page_or_fragment("followup/returnee.html", "followup/_returnee_refused.html", returnee=context)
     else:
         body = page_or_fragment("traveller/status.html", "traveller/_status.html",
-                                **status_context(decl, token), returnee=context)
+                                **status_context(decl, token, returnee=context))
     return _reason_header(current_app.make_response((body, status)), context.get("error"))
 
 

@@ -45,7 +45,7 @@ def _declaration(token: str) -> Declaration:
     return decl
 
 
-def status_context(decl: Declaration, token: str | None = None) -> dict:
+def status_context(decl: Declaration, token: str | None = None, returnee: dict | None = None) -> dict:
     """Everything the status fragment shows; `ended` alone once the link has expired."""
     now = clock.utcnow()
     arrival = _latest_arrival(decl)
@@ -61,7 +61,8 @@ def status_context(decl: Declaration, token: str | None = None) -> dict:
         "ended": False, "status": status, "arrival": arrival, "commune": areas.label(commune),
         "show_qr": status.valid_for_passage and status.next_action in ("show_qr", "wait_staff"),
         "hotline": values["hotline"],
-        "returnee": returnee_context(arrival, station=station_from(found.get(station_key)), hotline=values["hotline"])}
+        "returnee": returnee if returnee is not None else returnee_context(
+            arrival, station=station_from(found.get(station_key)), hotline=values["hotline"])}
 
 
 def _slip(decl: Declaration, token: str | None) -> dict:
