@@ -23,6 +23,8 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY")  # else created in instance/ on first start
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL"))  # else SQLite in instance/
+    # Optional read replica (PostgreSQL hot standby): the dashboard, drill-down and exports read there.
+    DATABASE_REPLICA_URL = _database_url(os.environ.get("DATABASE_REPLICA_URL"))
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL")
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"

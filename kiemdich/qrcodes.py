@@ -1,5 +1,6 @@
 """Drawing QR codes (always segno.make_qr) and the public addresses they carry."""
 import io
+from functools import lru_cache
 
 import segno
 from flask import current_app, request
@@ -25,6 +26,19 @@ def checkpoint_url(code: str, base: str | None = None) -> str:
 def make(content: str) -> segno.QRCode:
     """A regular QR code at error correction M at least (segno raises it when that costs nothing)."""
     return segno.make_qr(content, error="m")
+
+
+@lru_cache(maxsize=2048)
+def cached(content: str) -> segno.QRCode:
+    """make(), once per content: a token's QR never changes, and choosing the best mask is most of
+    the cost of a status answer (tens of ms). Per process; a QR code is ~1 KB."""
+    return make(content)
+
+
+@lru_cache(maxsize=2048)
+def cached_svg(content: str, label: str = "") -> Markup:
+    """svg_inline(cached(content)), drawn once per content and label."""
+    return svg_inline(cached(content), label)
 
 
 def svg_inline(qr: segno.QRCode, label: str = "") -> Markup:

@@ -1,5 +1,6 @@
 """Settings an admin may change in the app (the Setting table), falling back to the configuration."""
 from flask import current_app
+from sqlalchemy import select
 
 from .extensions import db
 from .models import Setting
@@ -20,9 +21,26 @@ def get(key: str) -> str:
     return str(current_app.config[DEFAULTS[key]])
 
 
-def get_int(key: str) -> int:
-    """An integer setting; a malformed stored value falls back to the configured default."""
+def rows(*keys: str) -> dict[str, Setting]:
+    """The stored Setting rows of these keys (any key, e.g. a station's), in one query."""
+    return {r.key: r for r in db.session.scalars(select(Setting).where(Setting.key.in_(keys)))}
+
+
+def get_many(*keys: str, found: dict[str, Setting] | None = None) -> dict[str, str]:
+    """get() of several settings in one query (hot pages), or from rows() already read."""
+    found = rows(*keys) if found is None else found
+    values = {k: found[k].value.strip() for k in keys if k in found}
+    return {k: values.get(k) or str(current_app.config[DEFAULTS[k]]) for k in keys}
+
+
+def as_int(key: str, value: str) -> int:
+    """`value` of setting `key` as an integer; a malformed value falls back to the configured default."""
     try:
-        return int(get(key))
+        return int(value)
     except ValueError:
         return int(current_app.config[DEFAULTS[key]])
+
+
+def get_int(key: str) -> int:
+    """An integer setting; a malformed stored value falls back to the configured default."""
+    return as_int(key, get(key))

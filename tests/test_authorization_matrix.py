@@ -119,6 +119,8 @@ MATRIX: dict[str, list[Probe]] = {
     "traveller.personal": [P("GET", "/q", everyone(200))],
     "traveller.status": [P("POST", "/q/trang-thai", everyone(200), data={"token": "{token_in}"}),
                          P("POST", "/q/trang-thai", everyone(422), data={"token": "{tampered}"})],
+    "traveller.qr_png": [P("POST", "/q/anh-qr", everyone(200), data={"token": "{token_in}"}),
+                         P("POST", "/q/anh-qr", everyone(422), data={"token": "{tampered}"})],
     "traveller.lookup": [P("GET", "/tra-cuu", everyone(200)),
                          P("POST", "/tra-cuu", everyone(200), data={"code": "{decl_in.code}",
                                                                       "birth_year": "{decl_in.birth_year}"}),

@@ -1,8 +1,11 @@
 """The traveller's own status page: timeline, next action, end of the link, lookup without enumeration."""
+import io
 import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+import zxingcpp
+from PIL import Image
 
 from kiemdich import clock, tokens
 from kiemdich.declarations.operations import token_for
@@ -124,6 +127,31 @@ def test_status_fragment_for_a_fresh_declaration(app, client):
     assert response.status_code == 200 and "<html" not in body
     assert "Phạm Thị Hồng" in body and decl.code in body and "Việc cần làm bây giờ" in body
     assert "Qua chốt kiểm dịch" in body and '<div class="personal-qr"><svg' in body
+
+
+def test_qr_is_encoded_once_per_token_and_png_made_only_on_download(app, client, monkeypatch):
+    from kiemdich import qrcodes
+
+    qrcodes.cached.cache_clear()
+    qrcodes.cached_svg.cache_clear()
+    encoded = []
+    real = qrcodes.make
+    monkeypatch.setattr(qrcodes, "make", lambda content: encoded.append(content) or real(content))
+    decl = DeclarationFactory(full_name="Phạm Thị Hồng")
+    db.session.commit()
+    token = _token(app, decl)
+    first = client.post("/q/trang-thai", data={"token": token}, headers=HX).get_data(as_text=True)
+    again = client.post("/q/trang-thai", data={"token": token}, headers=HX).get_data(as_text=True)
+    assert first == again and '<div class="personal-qr"><svg' in again
+    assert encoded == [f"http://localhost/q#{token}"]  # the second answer drew nothing
+    assert "data:image/png" not in again and 'action="/q/anh-qr"' in again and 'form="kd-save-qr"' in again
+    png = client.post("/q/anh-qr", data={"token": token})
+    assert png.status_code == 200 and png.mimetype == "image/png" and png.data.startswith(b"\x89PNG")
+    assert f'filename="ma-qr-{decl.code}.png"' in png.headers["Content-Disposition"]
+    assert [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))] == [f"http://localhost/q#{token}"]
+    assert encoded == [f"http://localhost/q#{token}"]  # the download reused the encoded QR
+    assert client.post("/q/anh-qr", data={"token": token[:-4] + "AAAA"}).status_code == 422
+    assert client.get("/q/anh-qr").status_code == 405  # the token is only ever POSTed
 
 
 def test_status_while_monitoring(app, client):

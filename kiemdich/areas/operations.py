@@ -1,9 +1,11 @@
 """Loading units into the generic tree table, and searching it without diacritics."""
 import csv
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import AdminUnit
@@ -19,6 +21,8 @@ def upsert_units(rows: Iterable[dict], dataset: str = DEFAULT_DATASET) -> tuple[
     Returns (inserted, updated). Codes of datasets other than the default are
     prefixed with the dataset ("vn2021:25417") so old and new units never collide.
     """
+    _CHOICES.clear()  # the pickers' cached lists of this process
+
     def key(code):
         return code if dataset == DEFAULT_DATASET or not code else f"{dataset}:{code}"
 
@@ -79,6 +83,33 @@ def provinces(dataset: str = DEFAULT_DATASET) -> list[AdminUnit]:
         .order_by(AdminUnit.search_name)))
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A unit as a picker lists it (code and name), cheap to keep between requests."""
+
+    code: str
+    name: str
+
+
+_CHOICES: dict = {}  # process cache of the pickers' lists; emptied by upsert_units
+
+
+def province_choices() -> tuple[Choice, ...]:
+    """provinces() of today's units as choices, read once per process: the public form lists them
+    on every GET, three times. Units change only with `flask kiemdich load-areas` (restart after)."""
+    if "provinces" not in _CHOICES:
+        _CHOICES["provinces"] = tuple(Choice(u.code, u.name) for u in provinces())
+    return _CHOICES["provinces"]
+
+
+def commune_choices(province_code: str) -> tuple[Choice, ...]:
+    """search_communes("", province_code, 400) as choices, read once per process and province."""
+    key = ("communes", province_code)
+    if key not in _CHOICES:
+        _CHOICES[key] = tuple(Choice(u.code, u.name) for u in search_communes("", province_code, 400))
+    return _CHOICES[key]
+
+
 def search_communes(query: str = "", province_code: str | None = None, limit: int = 50) -> list[AdminUnit]:
     """Communes whose name holds every word of `query`, ignoring case and diacritics."""
     stmt = select(AdminUnit).where(AdminUnit.kind == "commune", AdminUnit.dataset == DEFAULT_DATASET)
@@ -108,11 +139,14 @@ def search_communes_and_former(query: str = "", province_code: str | None = None
     return units, {u.code: former[u.code] for u in units if u.code in former}
 
 
-def units_by_code(codes: Iterable[str]) -> dict[str, AdminUnit]:
+def units_by_code(codes: Iterable[str], with_parent: bool = False) -> dict[str, AdminUnit]:
     codes = [c for c in codes if c]
     if not codes:
         return {}
-    return {u.code: u for u in db.session.scalars(select(AdminUnit).where(AdminUnit.code.in_(codes)))}
+    stmt = select(AdminUnit).where(AdminUnit.code.in_(codes))
+    if with_parent:  # their provinces too, in the same query (labels)
+        stmt = stmt.options(joinedload(AdminUnit.parent))
+    return {u.code: u for u in db.session.scalars(stmt)}
 
 
 def label(unit: AdminUnit | None) -> str:

@@ -15,6 +15,7 @@ from ..exports import operations as exports
 from ..exports.views import MIMETYPES
 from ..extensions import db, htmx
 from ..models import AdminUnit, Checkpoint
+from ..replica import reads_replica
 from . import charts
 from . import figures as figs
 from .forms import PeriodForm
@@ -63,6 +64,7 @@ def _drill_base(params) -> str:
     return url_for("dashboard.drill") + "?" + urlencode(params)
 
 
+@reads_replica
 def page():
     """The dashboard page (served at /tinh by homes.supervisor, the supervisor's home)."""
     form, scope, params, valid, communes = _filter(request.args)
@@ -109,6 +111,7 @@ def _day_arg(scope) -> date | None:
 
 @bp.get("/ds")
 @role_required("supervisor")
+@reads_replica
 def drill():
     """The list behind a figure (a whole page, or the next rows for the "more" button)."""
     form, scope, params, valid, communes = _filter(request.args)
@@ -166,6 +169,7 @@ def _export_rows(data: figs.Figures, labels: dict):
 
 @bp.post("/xuat")
 @role_required("supervisor")
+@reads_replica
 def export():
     """The dashboard's figures as .xlsx (the export writer of the lists), audited."""
     form, scope, params, valid, communes = _filter(request.form)

@@ -1,5 +1,4 @@
 """The public declaration form (/khai-bao, /c/<checkpoint code>), self check-in, and the public key."""
-import base64
 
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
                    url_for)
@@ -49,14 +48,14 @@ def _pickers(form: DeclarationForm, trim: bool) -> dict:
         if trim and name in form.units:
             communes = [form.units[name]]
         else:
-            communes = areas.search_communes("", province, 400) if province else []
+            communes = areas.commune_choices(province) if province else []
         result[name] = {"province": province, "selected": [commune] if commune else [], "communes": communes}
     return result
 
 
 def _render_form(form, checkpoint, notice, status=200, stale=False):
     context = {"form": form, "checkpoint": checkpoint, "notice": notice, "staff": _staff(),
-               "provinces": areas.provinces(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
+               "provinces": areas.province_choices(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
                "symptom_labels": SYMPTOM_LABELS, "action": request.path, "as_fragment": bool(htmx)}
     return page_or_fragment("declarations/form.html", "declarations/_form.html", **context), status
 
@@ -65,9 +64,8 @@ def slip_context(decl, token: str | None = None) -> dict:
     """What the personal QR slip shows: the QR of a freshly signed token and the trip's summary."""
     token = token or ops.token_for(decl)
     url = qrcodes.personal_url(token)
-    qr = qrcodes.make(url)
-    return {"decl": decl, "token": token, "url": url, "qr": qrcodes.svg_inline(qr, decl.full_name),
-            "png": base64.b64encode(qrcodes.png_bytes(qr, min_pixels=480, dpi=150)).decode("ascii"),
+    # Drawn once per token; the PNG only when downloaded (traveller.qr_png).
+    return {"decl": decl, "token": token, "url": url, "qr": qrcodes.cached_svg(url, decl.full_name),
             "dest": areas.label(decl.dest_commune), "vehicle": VEHICLE_LABELS.get(decl.vehicle_type, ""),
             "vaccination": ops.vaccination_of(decl)}
 
@@ -108,8 +106,10 @@ def _declare(checkpoint):
         db.session.rollback()
         form.nonce.data = ops.new_nonce()
         return _render_form(form, checkpoint, notice, 422, stale=True)
+    # Rendered before the commit, which would expire the declaration and its places (re-read).
+    response = _done(decl, created, staff)
     db.session.commit()
-    return _done(decl, created, staff)
+    return response
 
 
 @bp.route("/khai-bao", methods=["GET", "POST"])

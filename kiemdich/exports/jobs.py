@@ -18,6 +18,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import User
+from .. import replica
 from . import operations
 
 KEEP_SECONDS = 24 * 3600
@@ -102,7 +103,7 @@ def run(export_id: str) -> None:
     target = file_path(data)
     partial = target.with_suffix(".part")
     try:
-        with partial.open("wb") as out:
+        with partial.open("wb") as out, replica.reading():  # the SELECTs read the replica, if any
             count = operations.export(out, data["fmt"], data["title"], data["header"],
                                       counted(rows_for(data["spec"])), action=data["action"],
                                       user=db.session.get(User, data["user_id"]), detail=data["detail"],

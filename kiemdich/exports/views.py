@@ -13,6 +13,7 @@ from ..clock import local, today, utcnow
 from ..extensions import db
 from ..models import AdminUnit, Checkpoint
 from ..models.followup import ARRIVAL_STATUSES
+from ..replica import reads_replica
 from ..web import page_or_fragment
 from . import jobs, operations
 from .forms import ArrivalExportForm, PassageExportForm
@@ -80,6 +81,7 @@ def _stamp() -> str:
 
 @bp.route("/qua-chot", methods=["GET", "POST"])
 @role_required("checkpoint", "supervisor")
+@reads_replica
 def passages():
     """Passages at the user's checkpoints over a period, as .xlsx or .csv."""
     checkpoints = _visible_checkpoints()
@@ -116,6 +118,7 @@ def passages():
 
 @bp.route("/nguoi-den", methods=["GET", "POST"])
 @role_required("commune", "supervisor")
+@reads_replica
 def arrivals():
     """Arrivals routed to the user's communes, by commune and status."""
     codes = commune_codes(current_user)

@@ -142,32 +142,29 @@ def page(codes, key: str, today: date, now: datetime, q: str = "", number: int =
     if key == "tests":
         ids = _test_ids(codes, today, q)
         wanted, has_next = ids[offset:offset + PAGE], len(ids) > offset + PAGE
-        rows = {a.id: (a, d) for a, d in db.session.execute(
-            select(Arrival, Declaration).join(Declaration, Arrival.declaration_id == Declaration.id)
+        rows = {a.id: (a, d, c) for a, d, c in db.session.execute(
+            select(Arrival, Declaration, checked_on(today).label("checked"))
+            .join(Declaration, Arrival.declaration_id == Declaration.id)
             .where(Arrival.id.in_(wanted))).all()} if wanted else {}
-        chunk = [rows[i] for i in wanted]
-        checked = _checked_ids(wanted, today)
+        chunk = [rows[i][:2] for i in wanted]
+        checked = {i for i in wanted if rows[i][2]}
     else:
         order = [Arrival.flagged.desc()]
         order += [Arrival.expected_at] if key == "expected" else []
         order += [Declaration.search_name, Arrival.id]
-        stmt = _base(codes, key, today, q).order_by(*order).offset(offset).limit(PAGE + 1)
+        # "checked today" comes with the rows (EXISTS per row) rather than in a second round trip.
+        stmt = (_base(codes, key, today, q).add_columns(checked_on(today).label("checked"))
+                .order_by(*order).offset(offset).limit(PAGE + 1))
         found = db.session.execute(stmt).all()
-        chunk, has_next = found[:PAGE], len(found) > PAGE
-        checked = set() if key == "due" else _checked_ids([a.id for a, _d in chunk], today)
+        has_next = len(found) > PAGE
+        chunk = [(a, d) for a, d, _c in found[:PAGE]]
+        checked = {a.id for a, _d, c in found[:PAGE] if c}
     rows = [Row(code=d.code, name=d.full_name, phone=d.phone, street=d.dest_street, status=a.status,
                 flagged=a.flagged, overdue=schedule.overdue(a.status, a.expected_at, now), expected_at=a.expected_at,
                 checked_today=a.id in checked,
                 progress=schedule.progress(a, today, checked_today=a.id in checked))
             for a, d in chunk]
     return Page(key, rows, number, has_next, q)
-
-
-def _checked_ids(ids: list[int], today: date) -> set[int]:
-    if not ids:
-        return set()
-    return set(db.session.scalars(select(HealthCheck.arrival_id).where(
-        HealthCheck.arrival_id.in_(ids), HealthCheck.check_date == today)))
 
 
 def unsettled(codes, today: date):

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import audit, clock
 from ..extensions import db
@@ -152,8 +152,19 @@ def lock_arrival(arrival: Arrival) -> None:
     PostgreSQL; SQLite has one writer at a time anyway). Two officers, or an officer and the
     returnee, acting at the same moment are then taken one after the other: without it both saw
     "expected" and the arrival was confirmed twice (found by bench/load.py)."""
-    if arrival.id is not None and not db.session.is_modified(arrival):
+    if arrival.id is not None and not db.session.is_modified(arrival) and not _locked(arrival):
         db.session.refresh(arrival, with_for_update=True)
+
+
+def mark_locked(arrival: Arrival) -> None:
+    """The caller read `arrival` with its row lock (SELECT ... FOR UPDATE) in this transaction:
+    lock_arrival need not read it again."""
+    db.session.info["kiemdich_locked"] = (db.session().get_transaction(), arrival.id)
+
+
+def _locked(arrival: Arrival) -> bool:
+    transaction, arrival_id = db.session.info.get("kiemdich_locked", (None, None))
+    return transaction is not None and transaction is db.session().get_transaction() and arrival_id == arrival.id
 
 
 def confirm_arrival(arrival: Arrival, how: str, *, user=None, at: datetime | None = None,
@@ -258,25 +269,31 @@ def record_check(arrival: Arrival, values: CheckInput, *, client_uuid: str | Non
     clean = validate_check(values)
     client_uuid = clean_uuid(client_uuid)
     lock_arrival(arrival)
-    existing = db.session.scalar(select(HealthCheck).where(HealthCheck.client_uuid == client_uuid))
-    if existing is not None:
-        if not _same_check(existing, arrival, clean):
+
+    def replay() -> tuple[HealthCheck, bool] | None:
+        existing = db.session.scalar(select(HealthCheck).where(HealthCheck.client_uuid == client_uuid))
+        if existing is not None and not _same_check(existing, arrival, clean):
             raise ReplayConflict(_l("This check was already sent with different content."), "client_uuid")
-        return existing, False
+        return (existing, False) if existing is not None else None
+
     if arrival.status not in schedule.CHECKABLE:
+        answer = replay()  # a replay is answered even after the check it carried ended the follow-up
+        if answer is not None:
+            return answer
         raise FollowupError(_l("The follow-up of this person has ended; no check can be added."))
     now = clock.utcnow()
-    check = HealthCheck(arrival_id=arrival.id, check_date=check_date_for(client_ts, now=now, max_age=max_age),
-                        client_uuid=client_uuid, user_id=getattr(user, "id", None), created_at=now, **clean)
-    try:
-        with db.session.begin_nested():
-            db.session.add(check)
-            db.session.flush()
-    except IntegrityError:  # the same UUID committed meanwhile by a concurrent request
-        existing = db.session.scalar(select(HealthCheck).where(HealthCheck.client_uuid == client_uuid))
-        if existing is None or not _same_check(existing, arrival, clean):
-            raise
-        return existing, False
+    # INSERT, or nothing when the UUID is stored already (a replay, or a concurrent copy): one
+    # statement instead of a look-up, a savepoint, the insert and its release.
+    insert = postgresql.insert if db.session.get_bind(HealthCheck).dialect.name == "postgresql" else sqlite.insert
+    check = db.session.scalar(insert(HealthCheck).values(
+        arrival_id=arrival.id, check_date=check_date_for(client_ts, now=now, max_age=max_age),
+        client_uuid=client_uuid, user_id=getattr(user, "id", None), created_at=now, **clean)
+        .on_conflict_do_nothing(index_elements=["client_uuid"]).returning(HealthCheck))
+    if check is None:
+        answer = replay()
+        if answer is None:
+            raise ReplayConflict(_l("This check was already sent with different content."), "client_uuid")
+        return answer
     if arrival.status == "expected" and clean["present"] is not False:
         confirm_arrival(arrival, clean["source"], user=user, at=client_ts)
     _apply_flag(arrival, check, user)
@@ -480,7 +497,11 @@ class Station:
 
 def station(code: str | None) -> Station:
     """What the commune's officers set for their health station (Setting "station:<code>")."""
-    row = db.session.get(Setting, STATION_KEY.format(code)) if code else None
+    return station_from(db.session.get(Setting, STATION_KEY.format(code)) if code else None)
+
+
+def station_from(row: Setting | None) -> Station:
+    """The Station a stored Setting row describes (none: nothing set)."""
     if row is None:
         return Station()
     try:

@@ -7,15 +7,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .. import clock, settings, tokens
 from ..accounts.auth import role_required
-from ..accounts.scope import commune_codes
+from ..accounts.scope import commune_codes, commune_codes_select
 from ..areas import operations as areas
 from ..declarations import operations as declarations
 from ..declarations.forms import SEX_CHOICES, SYMPTOM_LABELS, VEHICLE_LABELS
 from ..extensions import csrf, db, limiter
-from ..models import Arrival, ArrivalEvent, Declaration, HealthCheck, User
+from ..models import AdminUnit, Arrival, ArrivalEvent, Declaration, HealthCheck, Passage, User
 from ..offline.views import SHELL, offline_page
 from ..traveller.status import link_expired
 from ..web import page_or_fragment
@@ -38,16 +39,23 @@ def _codes() -> set[str]:
     return commune_codes(current_user)
 
 
-def _arrival(code: str) -> Arrival:
+def _arrival(code: str, lock: bool = False) -> Arrival:
     """The newest arrival of declaration `code` in the officer's communes; 404 otherwise, whether
-    the code exists elsewhere or not at all (the answer must not tell which codes exist)."""
-    codes = _codes()
-    arrival = db.session.scalar(
-        select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
-        .where(Declaration.code == code[:16], Arrival.commune_code.in_(sorted(codes)))
-        .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+    the code exists elsewhere or not at all (the answer must not tell which codes exist).
+
+    One query: the scope as a subquery, with what the detail page shows (declaration, passage,
+    commune); with `lock`, the arrival's row lock too (ops.lock_arrival then has nothing to do).
+    """
+    stmt = (select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
+            .where(Declaration.code == code[:16], Arrival.commune_code.in_(commune_codes_select(current_user)))
+            .options(joinedload(Arrival.declaration), joinedload(Arrival.passage).joinedload(Passage.checkpoint),
+                     joinedload(Arrival.commune).joinedload(AdminUnit.parent))
+            .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+    arrival = db.session.scalar(stmt.with_for_update(of=Arrival) if lock else stmt)
     if arrival is None:
         abort(404)
+    if lock:
+        ops.mark_locked(arrival)
     return arrival
 
 
@@ -103,24 +111,35 @@ def _detail_context(arrival: Arrival, **extra) -> dict:
     today = clock.today()
     decl = arrival.declaration
     last = ops.last_day(arrival)
-    checks = db.session.scalars(select(HealthCheck).where(HealthCheck.arrival_id == arrival.id)
-                                .order_by(HealthCheck.check_date.desc(), HealthCheck.id.desc())).all()
-    checked_today = any(c.check_date == today for c in checks)
-    progress = schedule.progress(arrival, today, checked_today=checked_today,
-                                 last_day_checked=any(c.check_date == last for c in checks))
     earlier = db.session.scalars(
         select(Arrival).where(Arrival.declaration_id == arrival.declaration_id, Arrival.id != arrival.id,
                               Arrival.created_at <= arrival.created_at)
         .order_by(Arrival.created_at.desc())).all()
-    earlier_checks = db.session.scalars(
-        select(HealthCheck).where(HealthCheck.arrival_id.in_([a.id for a in earlier]))
-        .order_by(HealthCheck.check_date.desc())).all() if earlier else []
-    event_ids = [arrival.id] + [a.id for a in earlier]
-    events = db.session.scalars(select(ArrivalEvent).where(ArrivalEvent.arrival_id.in_(event_ids))
-                                .order_by(ArrivalEvent.at.desc(), ArrivalEvent.id.desc())).all()
-    user_ids = {e.user_id for e in events if e.user_id} | {c.user_id for c in checks if c.user_id}
-    people = {u.id: u.full_name or u.username for u in
-              db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    ids = [arrival.id] + [a.id for a in earlier]
+    # The checks and the history of this arrival and the earlier ones, each with the names of the
+    # people who made them, in one query apiece.
+    people = {}
+    all_checks = []
+    for check, uid, full_name, username in db.session.execute(
+            select(HealthCheck, User.id, User.full_name, User.username)
+            .outerjoin(User, HealthCheck.user_id == User.id).where(HealthCheck.arrival_id.in_(ids))
+            .order_by(HealthCheck.check_date.desc(), HealthCheck.id.desc())):
+        all_checks.append(check)
+        if uid is not None:
+            people[uid] = full_name or username
+    checks = [c for c in all_checks if c.arrival_id == arrival.id]
+    earlier_checks = [c for c in all_checks if c.arrival_id != arrival.id]
+    checked_today = any(c.check_date == today for c in checks)
+    progress = schedule.progress(arrival, today, checked_today=checked_today,
+                                 last_day_checked=any(c.check_date == last for c in checks))
+    events = []
+    for event, uid, full_name, username in db.session.execute(
+            select(ArrivalEvent, User.id, User.full_name, User.username)
+            .outerjoin(User, ArrivalEvent.user_id == User.id).where(ArrivalEvent.arrival_id.in_(ids))
+            .order_by(ArrivalEvent.at.desc(), ArrivalEvent.id.desc())):
+        events.append(event)
+        if uid is not None:
+            people[uid] = full_name or username
     passage = arrival.passage
     return {"arrival": arrival, "decl": decl, "progress": progress, "checks": checks, "events": events,
             "earlier": earlier, "earlier_checks": earlier_checks, "people": people, "passage": passage,
@@ -154,11 +173,12 @@ def _after(arrival: Arrival, form_name: str, action, done: str):
                 arrival, error=err.message, error_field=err.field, error_form=form_name, values=request.form)),
             422))
         return _reason_header(response, err.message)
-    db.session.commit()
     if callable(done):
         done = done(result)
-    return page_or_fragment("followup/detail.html", "followup/_detail.html",
-                            **_detail_context(arrival, done=done))
+    # Rendered before the commit, which would expire everything loaded (all read again).
+    page = page_or_fragment("followup/detail.html", "followup/_detail.html", **_detail_context(arrival, done=done))
+    db.session.commit()
+    return page
 
 
 @bp.post("/xa/nguoi-den/<code>/xac-nhan")
@@ -175,7 +195,7 @@ def confirm(code: str):
 @role_required("commune")
 def check(code: str):
     """A daily health check by the officer. Replays of the same client UUID store it once."""
-    arrival = _arrival(code)
+    arrival = _arrival(code, lock=True)
     return _after(arrival, "check", lambda: ops.record_check(
         arrival, forms.check_input(request.form), client_uuid=_client_uuid(), user=current_user,
         client_ts=forms.client_ts(request.form)),
@@ -265,19 +285,24 @@ def latest_arrival(decl: Declaration) -> Arrival | None:
 
 
 def returnee_context(arrival: Arrival | None, *, today=None, message: str | None = None,
-                     error: str | None = None) -> dict:
-    """What the returnee's panel shows: the plan, today's task, days left, the station's phone."""
+                     error: str | None = None, station: "ops.Station | None" = None,
+                     hotline: str | None = None) -> dict:
+    """What the returnee's panel shows: the plan, today's task, days left, the station's phone.
+    `station` and `hotline` when the caller has read them already (the status answer)."""
     if arrival is None:
         return {"arrival": None, "message": message, "error": error}
     today = today or clock.today()
     last = ops.last_day(arrival)
-    today_check = db.session.scalar(select(HealthCheck).where(
-        HealthCheck.arrival_id == arrival.id, HealthCheck.check_date == today)
-        .order_by(HealthCheck.id.desc()).limit(1))
+    # Today's check and whether the last day has one, in one query.
+    checks = db.session.scalars(select(HealthCheck).where(
+        HealthCheck.arrival_id == arrival.id, HealthCheck.check_date.in_([d for d in (today, last) if d]))
+        .order_by(HealthCheck.id.desc())).all()
+    today_check = next((c for c in checks if c.check_date == today), None)
     progress = schedule.progress(arrival, today, checked_today=today_check is not None,
-                                 last_day_checked=ops.has_check_on(arrival, last))
+                                 last_day_checked=any(c.check_date == last for c in checks))
+    station = station if station is not None else ops.station(arrival.commune_code)
     return {"arrival": arrival, "progress": progress, "today_check": today_check,
-            "station_phone": ops.station(arrival.commune_code).phone, "hotline": settings.get("hotline"),
+            "station_phone": station.phone, "hotline": hotline if hotline is not None else settings.get("hotline"),
             "symptom_choices": forms.SYMPTOM_CHOICES, "message": message, "error": error,
             "commune": arrival.commune.name if arrival.commune else ""}
 
@@ -292,7 +317,7 @@ def _returnee(decl, arrival, token: str, status: int = 200, **kwargs):
         body = page_or_fragment("followup/returnee.html", "followup/_returnee_refused.html", returnee=context)
     else:
         body = page_or_fragment("traveller/status.html", "traveller/_status.html",
-                                **status_context(decl, token), returnee=context)
+                                **status_context(decl, token, returnee=context))
     return _reason_header(current_app.make_response((body, status)), context.get("error"))
 
 

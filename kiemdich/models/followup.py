@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -21,11 +21,14 @@ class Arrival(db.Model):
     """A traveller expected in, or followed by, a commune (theo dõi)."""
 
     __tablename__ = "arrival"
+    # The commune lists filter on commune and status (the composite also serves commune alone);
+    # the dashboard counts arrivals by expected_at.
+    __table_args__ = (Index("ix_arrival_commune_code_status", "commune_code", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declaration.id"), index=True)
     passage_id: Mapped[int | None] = mapped_column(ForeignKey("passage.id"))
-    commune_code: Mapped[str] = mapped_column(ForeignKey("admin_unit.code"), index=True)
+    commune_code: Mapped[str] = mapped_column(ForeignKey("admin_unit.code"))
     status: Mapped[str] = mapped_column(String(16), default="expected", index=True)
     # Monitoring plan, as computed from the rule in force (and possibly changed by an officer)
     measure: Mapped[str] = mapped_column(String(20), default="declaration_only")
@@ -38,7 +41,7 @@ class Arrival(db.Model):
     rule_version: Mapped[int | None] = mapped_column(Integer)
     instruction_code: Mapped[int | None] = mapped_column(ForeignKey("instruction.code"))
     # Arrival confirmation
-    expected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     confirmed_how: Mapped[str] = mapped_column(String(10), default="")  # visit, phone, self

@@ -5,7 +5,7 @@ Everything here reads rows (rules, levels) but never writes; tests call it witho
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import AreaLevel, MonitoringRule
@@ -96,12 +96,33 @@ def compute_plan(level: int, vaccination: str, arrival: date, version: int | Non
     return plan_from_rule(find_rule(level, vaccination, arrival, version), arrival)
 
 
+def _level_in_force(code: str, on: date):
+    """origin_level's lookup of one area, as a scalar subquery."""
+    return (select(AreaLevel.level)
+            .where(AreaLevel.area_code == code, AreaLevel.effective_from <= on,
+                   or_(AreaLevel.effective_to.is_(None), AreaLevel.effective_to >= on))
+            .order_by(AreaLevel.effective_from.desc(), AreaLevel.id.desc()).limit(1).scalar_subquery())
+
+
 def plan_for_declaration(declaration, arrival: date, version: int | None = None) -> Plan:
-    """The plan for a declared trip, with the origin level in force on the arrival date."""
-    level = origin_level(declaration.origin_province_code, declaration.origin_commune_code, arrival)
+    """The plan for a declared trip, with the origin level in force on the arrival date.
+
+    origin_level + find_rule in one statement (the passage write is waiting on round trips):
+    the rule line whose level is the commune's level, else the province's, else the default.
+    """
     vaccination = vaccination_status(declaration.vaccine_doses or 0, declaration.last_dose_date,
                                      declaration.recovered_date, arrival)
-    return compute_plan(level, vaccination, arrival, version)
+    codes = [c for c in (declaration.origin_commune_code, declaration.origin_province_code) if c]
+    level = func.coalesce(*[_level_in_force(c, arrival) for c in codes], DEFAULT_LEVEL) if codes else DEFAULT_LEVEL
+    if version is None:
+        version = (select(MonitoringRule.version)
+                   .where(MonitoringRule.published, MonitoringRule.effective_from <= arrival,
+                          or_(MonitoringRule.effective_to.is_(None), MonitoringRule.effective_to >= arrival))
+                   .order_by(MonitoringRule.version.desc()).limit(1).scalar_subquery())
+    rule = db.session.scalar(select(MonitoringRule).where(
+        MonitoringRule.version == version, MonitoringRule.origin_level == level,
+        MonitoringRule.vaccination == vaccination).limit(1))
+    return plan_from_rule(rule, arrival)
 
 
 class PlanCache:

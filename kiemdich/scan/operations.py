@@ -11,16 +11,17 @@ from datetime import datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased, joinedload, raiseload
 
 from .. import audit, clock, tokens
 from ..codes import clean_code
 from ..extensions import db
 from ..followup.operations import in_home_province, route_arrival
-from ..models import Checkpoint, Declaration, Instruction, Passage
+from ..models import Checkpoint, Declaration, Instruction, Passage, UserCheckpoint
 from ..models.travel import CHECKPOINT_TESTS, DECISIONS
 from ..rules.plan import Plan, origin_level, plan_for_declaration, vaccination_status
+from ..accounts.scope import can_see_checkpoint
 from ..text import normalise_phone
 
 MAX_CLIENT_AGE = timedelta(days=7)  # an offline passage replayed later keeps the time it was made
@@ -104,6 +105,64 @@ def resolve(*, token: str = "", code: str = "", at: datetime, client_uuid: str |
     return decl
 
 
+def scoped_checkpoint(code: str, user) -> tuple[Checkpoint | None, bool]:
+    """(the checkpoint a form names, may this user record passages there?) in one query for
+    checkpoint staff (their assignment is checked in SQL instead of loading all of them)."""
+    code = (code or "").strip().upper()
+    if getattr(user, "role", None) != "checkpoint":
+        cp = db.session.scalar(select(Checkpoint).where(Checkpoint.code == code))
+        return cp, cp is not None and can_see_checkpoint(user, cp)
+    assigned = exists().where(UserCheckpoint.user_id == user.id, UserCheckpoint.checkpoint_id == Checkpoint.id)
+    row = db.session.execute(select(Checkpoint, assigned).where(Checkpoint.code == code)
+                             .options(raiseload("*", sql_only=True))).first()
+    return (row[0], bool(row[1])) if row else (None, False)
+
+
+def _passages_seen(decl_id: int, checkpoint_id: int, client_uuid: str) -> list[Passage]:
+    """Everything the write compares against, in one query: the passage already stored under this
+    UUID (a replay, or a conflict) and this trip's passages at this checkpoint (an earlier decision,
+    a self check-in waiting). Read after the declaration's row lock."""
+    return list(db.session.scalars(
+        select(Passage).where(or_(Passage.client_uuid == client_uuid,
+                                  and_(Passage.declaration_id == decl_id, Passage.checkpoint_id == checkpoint_id)))
+        .options(raiseload("*", sql_only=True))))
+
+
+def resolve_for_passage(*, token: str = "", code: str = "", at: datetime, checkpoint: Checkpoint,
+                        client_uuid: str) -> tuple[Declaration, list[Passage]]:
+    """`resolve` for the passage write, in two statements: the declaration with its row lock
+    (PostgreSQL) and its destination unit, then the passages the write compares against.
+
+    Same answers as resolve + record_passage's reads: a replay of a recorded passage (same UUID,
+    same declaration) is answered even when the code has expired or the declaration was
+    de-identified since; its validity was checked the first time.
+    """
+    data = None
+    if token:
+        try:
+            data = tokens.verify(token, check_expiry=False)
+        except tokens.TokenError as err:
+            raise PassageError(REFUSALS[err.reason], reason=err.reason) from None
+        where = Declaration.token_id == data.token_id
+    elif code:
+        where = Declaration.code == clean_code(code)[:16]
+    else:
+        raise PassageError(REFUSALS["unknown"], reason="unknown")
+    decl = db.session.scalar(select(Declaration).where(where)
+                             .options(joinedload(Declaration.dest_commune), raiseload("*", sql_only=True))
+                             .with_for_update(of=Declaration))
+    seen = _passages_seen(decl.id, checkpoint.id, client_uuid) if decl is not None else []
+    if any(p.client_uuid == client_uuid and p.declaration_id == decl.id for p in seen):
+        return decl, seen
+    if data is not None and at > data.valid_until:
+        raise PassageError(REFUSALS["expired"], reason="expired")
+    if decl is None or decl.deidentified_at is not None:
+        raise PassageError(REFUSALS["unknown"], reason="unknown")
+    if at > decl.valid_until:
+        raise PassageError(REFUSALS["expired"], reason="expired")
+    return decl, seen
+
+
 def find_declarations(query: str, now: datetime, limit: int = 10) -> list[Declaration]:
     """Declarations still valid for passage, by phone, ID number or declaration code."""
     text = (query or "").strip()
@@ -185,6 +244,22 @@ def instructions() -> list[Instruction]:
     return list(db.session.scalars(select(Instruction).order_by(Instruction.code)))
 
 
+def _earlier_in(seen: list[Passage], decl_id: int, checkpoint_id: int) -> Passage | None:
+    """earlier_decision over passages already loaded."""
+    decided = [p for p in seen if p.declaration_id == decl_id and p.checkpoint_id == checkpoint_id
+               and p.decision is not None]
+    return min(decided, key=lambda p: (p.server_ts, p.id)) if decided else None
+
+
+def _pending_in(seen: list[Passage], decl_id: int, checkpoint_id: int) -> Passage | None:
+    """pending_checkin over passages already loaded (an answer to a check-in is always a passage of
+    the same trip at the same checkpoint, so it is among them)."""
+    answered = {p.confirms_id for p in seen if p.confirms_id}
+    waiting = [p for p in seen if p.declaration_id == decl_id and p.checkpoint_id == checkpoint_id
+               and p.kind == "self_checkin" and p.decision is None and p.id not in answered]
+    return max(waiting, key=lambda p: (p.server_ts, p.id)) if waiting else None
+
+
 # Writing the passage ----------------------------------------------------------------------------
 
 def clean_uuid(raw: str | None) -> str:
@@ -227,14 +302,18 @@ def _central_instruction() -> Instruction | None:
                              .order_by(Instruction.days, Instruction.code).limit(1))
 
 
-def _instruction(values: PassageInput, plan: Plan) -> tuple[Instruction | None, bool, str]:
+def _instruction(values: PassageInput, plan: Plan) -> tuple[Instruction | int | None, bool, str]:
     """(instruction given, overridden?, reason). An override needs a reason; sending someone to
-    centralised quarantine needs a centralised-quarantine instruction."""
+    centralised quarantine needs a centralised-quarantine instruction. The computed instruction is
+    given as its code alone (nothing to read) when the staff kept it."""
     if values.decision == "refuse":
         return None, False, ""
+    asked = values.instruction_code is not None and values.instruction_code != plan.instruction_code
+    if not asked and values.decision != "quarantine":
+        return plan.instruction_code, False, ""
     computed = db.session.get(Instruction, plan.instruction_code) if plan.instruction_code else None
     chosen, reason = computed, ""
-    if values.instruction_code is not None and values.instruction_code != plan.instruction_code:
+    if asked:
         chosen = db.session.get(Instruction, values.instruction_code)
         if chosen is None:
             raise PassageError(_l("Choose an instruction code from the list."))
@@ -242,16 +321,16 @@ def _instruction(values: PassageInput, plan: Plan) -> tuple[Instruction | None, 
             raise PassageError(_l("Give the reason for changing the computed instruction."))
         reason = values.override_reason
     if values.decision == "quarantine" and (chosen is None or chosen.measure != "central_quarantine"):
-        if values.instruction_code is not None and values.instruction_code != plan.instruction_code:
+        if asked:
             raise PassageError(_l("Centralised quarantine needs a centralised quarantine instruction (code 3 or 8)."))
         chosen, reason = _central_instruction(), str(_l("Sent to centralised quarantine at the checkpoint."))
     overridden = chosen is not computed
     return chosen, overridden, reason if overridden else ""
 
 
-def _plan_for(plan: Plan, instruction: Instruction | None) -> Plan:
+def _plan_for(plan: Plan, instruction: Instruction | int | None) -> Plan:
     """The arrival's plan when the staff gave another instruction than the rule's."""
-    if instruction is None or instruction.code == plan.instruction_code:
+    if not isinstance(instruction, Instruction) or instruction.code == plan.instruction_code:
         return plan
     days = instruction.days
     same = instruction.measure == plan.measure
@@ -276,34 +355,57 @@ def _same(passage: Passage, decl: Declaration, checkpoint: Checkpoint, values: P
             and (checkin_id is None or passage.confirms_id == checkin_id))
 
 
-def _replay(client_uuid: str, decl, checkpoint, values, checkin_id) -> Passage | None:
-    existing = db.session.scalar(select(Passage).where(Passage.client_uuid == client_uuid))
+def _conflict() -> PassageError:
+    return PassageError(_l("This confirmation was already sent with different content. "
+                           "Scan the QR code again to record a new one."), status=422, reason="conflict")
+
+
+def _replay(client_uuid: str, decl, checkpoint, values, checkin_id, seen: list[Passage] | None = None) -> Passage | None:
+    """The passage stored under this UUID (a replay), or None; PassageError when it says otherwise."""
+    if seen is None:
+        existing = db.session.scalar(select(Passage).where(Passage.client_uuid == client_uuid))
+    else:
+        existing = next((p for p in seen if p.client_uuid == client_uuid), None)
     if existing is not None and not _same(existing, decl, checkpoint, values, checkin_id):
-        raise PassageError(_l("This confirmation was already sent with different content. "
-                              "Scan the QR code again to record a new one."), status=422, reason="conflict")
+        raise _conflict()
     return existing
+
+
+def _insert(dialect: str, row: dict) -> Passage | None:
+    """INSERT the passage, or nothing when its UUID is already stored (committed meanwhile: SQLite
+    has no row lock, and another declaration may carry the same UUID). No savepoint, no re-read."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return db.session.scalar(insert(Passage).values(**row).on_conflict_do_nothing(index_elements=["client_uuid"])
+                             .returning(Passage))
 
 
 def record_passage(*, user, checkpoint: Checkpoint, decl: Declaration, values: PassageInput,
                    client_uuid: str | None, client_ts: datetime | None = None, checkin_id: int | None = None,
-                   now: datetime | None = None) -> tuple[Passage, str]:
+                   now: datetime | None = None, seen: list[Passage] | None = None) -> tuple[Passage, str]:
     """Record a staff decision; returns (passage, "created" | "replay" | "already").
 
     Runs inside the caller's transaction; the caller commits. The declaration row is locked on
     PostgreSQL so that two devices (or two copies of one request) are decided one after the other.
+    `seen` is what resolve_for_passage read under that lock; without it the lock is taken and the
+    passages are read here.
     """
     now = now or clock.utcnow()
     at = moment(client_ts, now)
     values = _validate(values)
     client_uuid = clean_uuid(client_uuid)
-    db.session.execute(select(Declaration.id).where(Declaration.id == decl.id).with_for_update())
-    existing = _replay(client_uuid, decl, checkpoint, values, checkin_id)
+    if seen is None:
+        db.session.execute(select(Declaration.id).where(Declaration.id == decl.id).with_for_update())
+        seen = _passages_seen(decl.id, checkpoint.id, client_uuid)
+    existing = _replay(client_uuid, decl, checkpoint, values, checkin_id, seen)
     if existing is not None:
         return existing, "replay"
-    earlier = earlier_decision(decl, checkpoint)
+    earlier = _earlier_in(seen, decl.id, checkpoint.id)
     if earlier is not None:
         return earlier, "already"
-    checkin = db.session.get(Passage, checkin_id) if checkin_id else pending_checkin(decl, checkpoint)
+    if checkin_id:
+        checkin = next((p for p in seen if p.id == checkin_id), None) or db.session.get(Passage, checkin_id)
+    else:
+        checkin = _pending_in(seen, decl.id, checkpoint.id)
     if checkin is not None and (checkin.kind != "self_checkin" or checkin.declaration_id != decl.id
                                 or checkin.checkpoint_id != checkpoint.id):
         raise PassageError(_l("This check-in belongs to another traveller or checkpoint."), status=404)
@@ -312,26 +414,23 @@ def record_passage(*, user, checkpoint: Checkpoint, decl: Declaration, values: P
     instruction, overridden, reason = _instruction(values, plan)
     if against_rules and values.allow_reason:
         reason = "; ".join(r for r in (reason, values.allow_reason) if r)[:500]
-    passage = Passage(declaration_id=decl.id, checkpoint_id=checkpoint.id, user_id=user.id, kind="staff",
-                      confirms_id=checkin.id if checkin is not None else None, decision=values.decision,
-                      papers_checked=bool(values.papers_checked), test_taken=values.test_taken,
-                      instruction_code=instruction.code if instruction else None,
-                      instruction_overridden=overridden, override_reason=reason,
-                      transit=not in_home_province(decl.dest_commune_code),
-                      client_uuid=client_uuid, client_ts=client_ts, server_ts=now, note=values.note)
-    try:
-        with db.session.begin_nested():
-            db.session.add(passage)
-            db.session.flush()
-            if values.decision != "refuse":
-                arrival = route_arrival(decl, passage=passage, user=user, at=at, plan=_plan_for(plan, instruction))
-                passage.transit = arrival is None
-            db.session.flush()
-    except IntegrityError:  # the same UUID committed meanwhile (SQLite has no row lock)
+    home = in_home_province(decl.dest_commune_code)
+    passage = _insert(db.session.get_bind(Passage).dialect.name, dict(
+        declaration_id=decl.id, checkpoint_id=checkpoint.id, user_id=user.id, kind="staff",
+        confirms_id=checkin.id if checkin is not None else None, decision=values.decision,
+        papers_checked=bool(values.papers_checked), test_taken=values.test_taken,
+        instruction_code=instruction.code if isinstance(instruction, Instruction) else instruction,
+        instruction_overridden=overridden, override_reason=reason, transit=not home,
+        client_uuid=client_uuid, client_ts=client_ts, server_ts=now, note=values.note))
+    if passage is None:  # the same UUID was committed meanwhile
         existing = _replay(client_uuid, decl, checkpoint, values, checkin_id)
         if existing is None:
-            raise
+            raise _conflict()
         return existing, "replay"
+    if values.decision != "refuse":
+        arrival = route_arrival(decl, passage=passage, user=user, at=at, plan=_plan_for(plan, instruction))
+        passage.transit = arrival is None
+    db.session.flush()
     if against_rules:
         audit.record("passage.allow_against_rules", passage, user=user, area_code=checkpoint.commune_code,
                      before={"measure": plan.measure, "instruction": plan.instruction_code, "shown": values.shown},

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from .. import clock
 from ..accounts.auth import role_required
-from ..accounts.scope import can_see_checkpoint
 from ..areas import operations as areas
 from ..declarations.forms import SYMPTOM_LABELS, VEHICLE_LABELS
 from ..extensions import db, limiter
@@ -33,10 +32,10 @@ def _my_checkpoints() -> list[Checkpoint]:
 
 def _scoped_checkpoint(code: str | None) -> Checkpoint:
     """The checkpoint a form names; PassageError 403 when outside the user's scope (or inactive)."""
-    cp = db.session.scalar(select(Checkpoint).where(Checkpoint.code == (code or "").strip().upper()))
+    cp, allowed = ops.scoped_checkpoint(code, current_user)
     if cp is None:
         raise ops.PassageError(_("Unknown checkpoint. Reload the scan page."), status=404)
-    if not cp.active or not can_see_checkpoint(current_user, cp):
+    if not cp.active or not allowed:
         raise ops.PassageError(_("You are not assigned to this checkpoint."), status=403)
     return cp
 
@@ -121,8 +120,9 @@ def passage():
     try:
         checkpoint = _scoped_checkpoint(form.get("chot"))
         client_uuid = ops.clean_uuid(request.headers.get("Idempotency-Key") or form.get("client_uuid"))
-        decl = ops.resolve(token=(form.get("token") or "").strip(), code=form.get("code", ""),
-                           at=ops.moment(client_ts, now), client_uuid=client_uuid)
+        decl, seen = ops.resolve_for_passage(token=(form.get("token") or "").strip(), code=form.get("code", ""),
+                                             at=ops.moment(client_ts, now), checkpoint=checkpoint,
+                                             client_uuid=client_uuid)
         instruction = form.get("instruction", "").strip()
         values = ops.PassageInput(
             decision=form.get("decision", ""), test_taken=form.get("test_taken") or "none",
@@ -133,17 +133,19 @@ def passage():
         checkin = form.get("checkin", "").strip()
         passage, status = ops.record_passage(
             user=current_user, checkpoint=checkpoint, decl=decl, values=values,
-            client_uuid=client_uuid, client_ts=client_ts, checkin_id=form_int(checkin), now=now)
+            client_uuid=client_uuid, client_ts=client_ts, checkin_id=form_int(checkin), now=now, seen=seen)
     except ops.PassageError as err:
         db.session.rollback()
         response = current_app.make_response(
             (render_template("scan/_passage_refused.html", message=err.message), err.status))
         response.headers["X-Outbox-Reason"] = quote(str(err.message))
         return response
-    db.session.commit()
+    # Rendered before the commit, which expires every loaded row: after it the answer would read
+    # the user, the passage and the declaration again (three more round trips).
     response = current_app.make_response((page_or_fragment(
         "scan/passage.html", "scan/_passage_result.html", passage=passage, status=status,
         checkpoint=checkpoint), 201 if status == "created" else 200))
+    db.session.commit()
     response.headers["X-Outbox-Status"] = status
     return response
 

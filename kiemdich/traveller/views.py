@@ -1,16 +1,20 @@
 """The traveller's status page: the personal link (/q#token) and a lookup by code and birth year."""
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, raiseload
 
-from .. import clock, settings, tokens
+from .. import clock, qrcodes, settings, tokens
 from ..areas import operations as areas
 from ..codes import clean_code
 from ..declarations import operations as declarations
+from ..declarations.forms import VEHICLE_LABELS
 from ..declarations.views import slip_context
+from ..followup.operations import STATION_KEY, station_from
+from ..followup.views import returnee_context
 from ..extensions import csrf, db, limiter
 from ..limits import client_address, config_rate, per_device
-from ..models import Arrival, Declaration
+from ..models import AdminUnit, Arrival, Declaration, Passage
 from ..text import form_int
 from ..web import page_or_fragment
 from .status import link_expired, timeline
@@ -20,21 +24,53 @@ bp = Blueprint("traveller", __name__)
 
 def _latest_arrival(decl: Declaration) -> Arrival | None:
     return db.session.scalar(select(Arrival).where(Arrival.declaration_id == decl.id)
+                             .options(joinedload(Arrival.commune).joinedload(AdminUnit.parent),
+                                      raiseload("*", sql_only=True))
                              .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
 
 
-def status_context(decl: Declaration, token: str | None = None) -> dict:
+def _declaration(token: str) -> Declaration:
+    """The declaration a token names (signature checked, not its expiry), with what the status
+    answer shows (passages, destination and its province) in the same query; TokenError otherwise."""
+    data = tokens.verify(token, check_expiry=False)
+    decl = db.session.scalars(select(Declaration).where(Declaration.token_id == data.token_id).options(
+        joinedload(Declaration.passages).joinedload(Passage.checkpoint),
+        joinedload(Declaration.dest_commune).joinedload(AdminUnit.parent),
+        raiseload("*", sql_only=True))).unique().one_or_none()
+    if decl is None:
+        raise tokens.TokenError("unknown")
+    return decl
+
+
+def status_context(decl: Declaration, token: str | None = None, returnee: dict | None = None) -> dict:
     """Everything the status fragment shows; `ended` alone once the link has expired."""
     now = clock.utcnow()
     arrival = _latest_arrival(decl)
-    if link_expired(decl, arrival, now=now, grace_days=settings.get_int("status_grace_days")):
+    # The settings, and the health station's, in one query.
+    station_key = STATION_KEY.format(arrival.commune_code) if arrival else ""
+    found = settings.rows("status_grace_days", "hotline", station_key)
+    values = settings.get_many("status_grace_days", "hotline", found=found)
+    if link_expired(decl, arrival, now=now, grace_days=settings.as_int("status_grace_days", values["status_grace_days"])):
         return {"ended": True}
     status = timeline(decl, decl.passages, arrival, now=now, today=clock.today(now))
     commune = arrival.commune if arrival else decl.dest_commune
-    return slip_context(decl, token) | {
+    return _slip(decl, token) | {
         "ended": False, "status": status, "arrival": arrival, "commune": areas.label(commune),
         "show_qr": status.valid_for_passage and status.next_action in ("show_qr", "wait_staff"),
-        "hotline": settings.get("hotline")}
+        "hotline": values["hotline"],
+        "returnee": returnee if returnee is not None else returnee_context(
+            arrival, station=station_from(found.get(station_key)), hotline=values["hotline"])}
+
+
+def _slip(decl: Declaration, token: str | None) -> dict:
+    """The slip of the status answer: the QR drawn once per token (the traveller's phone asks
+    again and again with the same one); the PNG is only made when downloaded (qr_png)."""
+    if not token:
+        return slip_context(decl)
+    url = qrcodes.personal_url(token)
+    return {"decl": decl, "token": token, "url": url, "qr": qrcodes.cached_svg(url, decl.full_name),
+            "dest": areas.label(decl.dest_commune), "vehicle": VEHICLE_LABELS.get(decl.vehicle_type, ""),
+            "vaccination": declarations.vaccination_of(decl)}
 
 
 @bp.get("/q")
@@ -51,11 +87,31 @@ def status():
     """The status fragment for a signed token (the token is sent in the body, never in a URL)."""
     token = request.form.get("token", "")
     try:
-        decl = declarations.declaration_for_token(token, check_expiry=False)
+        decl = _declaration(token)
     except tokens.TokenError:
         return page_or_fragment("traveller/status.html", "traveller/_invalid.html", invalid=True), 422
     context = status_context(decl, token)
     return page_or_fragment("traveller/status.html", "traveller/_status.html", **context)
+
+
+@bp.post("/q/anh-qr")
+@csrf.exempt  # reads only; the signed token is the credential
+@limiter.limit("30 per minute")
+def qr_png():
+    """The personal QR as a PNG file ("Save QR image"): drawn only when asked for, from the QR
+    already encoded for the page. The token comes in the body, never in a URL."""
+    token = request.form.get("token", "")
+    try:
+        decl = declarations.declaration_for_token(token, check_expiry=False)
+    except tokens.TokenError:
+        return page_or_fragment("traveller/status.html", "traveller/_invalid.html", invalid=True), 422
+    if decl.deidentified_at is not None:
+        return page_or_fragment("traveller/status.html", "traveller/_invalid.html", invalid=True), 422
+    png = qrcodes.png_bytes(qrcodes.cached(qrcodes.personal_url(token)), min_pixels=480, dpi=150)
+    response = current_app.response_class(png, mimetype="image/png")
+    response.headers["Content-Disposition"] = f'attachment; filename="ma-qr-{decl.code}.png"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/tra-cuu", methods=["GET", "POST"])
