@@ -112,19 +112,21 @@ function localDay(moment) {
                                             day: "2-digit" }).format(moment || new Date());
 }
 function personal(path) { return path === DAY_KEY || path === "/xa" || path.indexOf("/xa/") === 0; }
-function ofToday(response) {
-  var date = response && response.headers.get("Date");
-  return !!date && localDay(new Date(date)) === localDay();
+/* When a kept response was sent (ms; 0 if unknown). Some servers repeat the header: "d1, d1". */
+function sentAt(response) {
+  var date = (response && response.headers.get("Date")) || "";
+  return Date.parse(date.split(",").slice(0, 2).join(",")) || 0;
 }
+function ofToday(response) { var t = sentAt(response); return t > 0 && localDay(new Date(t)) === localDay(); }
 
 /* Sign-out or session over: nothing the user kept stays (waiting writes stay in the outbox). */
 function forget() { return caches["delete"](KEEP); }
 
 /* End of the day: the personal pages kept on an earlier day go (the role's other files stay). */
 var sweptOn = "";
-function sweep() {
+function sweep(force) {
   var today = localDay();
-  if (sweptOn === today) return Promise.resolve();
+  if (sweptOn === today && !force) return Promise.resolve();
   return caches.open(KEEP).then(function (cache) {
     return cache.keys().then(function (requests) {
       return Promise.all(requests.map(function (request) {
@@ -186,7 +188,10 @@ function navigate(request) {
       return Promise.all([c.match(url.pathname), PERSON.test(url.pathname) ? c.match(DAY_URL) : null]);
     }).then(function (hits) {
       var page = hits[0], sheet = hits[1];  // a person: their kept page, or the day sheet if newer
-      if (sheet && (!page || new Date(sheet.headers.get("Date")) > new Date(page.headers.get("Date")))) page = sheet;
+      if (sheet && (!page || sentAt(sheet) > sentAt(page))) page = sheet;
+      if (page && personal(url.pathname) && !ofToday(page)) {  // kept yesterday: never shown, all swept
+        return sweep(true).then(function () { return caches.match(OFFLINE); });
+      }
       return page || caches.match(OFFLINE);
     });
   });
