@@ -164,7 +164,6 @@ self.addEventListener("message", function (event) {
   if (data.type === "session") event.waitUntil(session(data.user || "", data.keep || [], event.source));
   else if (data.type === "day-fetch") event.waitUntil(sweep().then(fetchDay).then(reply));
   else if (data.type === "day-note") event.waitUntil(dayNote().then(reply));
-  else if (data.type === "forget") event.waitUntil(forget().then(function () { reply({ forgotten: true }); }));
 });
 
 function fromCache(request) {

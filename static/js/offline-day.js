@@ -24,14 +24,19 @@
   function localDay() { return new Date(Date.now() + VN_OFFSET_MS).toISOString().slice(0, 10); }
   function later(ms, value) { return new Promise(function (resolve) { setTimeout(function () { resolve(value); }, ms); }); }
 
-  /* A question to the service worker, answered through a MessageChannel (null if it cannot answer). */
-  function ask(message, wait) {
+  /* A question to the service worker, answered through a MessageChannel (null if it cannot answer).
+     Asked again if the worker was replaced meanwhile (a new version activating drops the message). */
+  function ask(message, wait, tries) {
     if (!("serviceWorker" in navigator)) return Promise.resolve(null);
+    tries = tries === undefined ? 2 : tries;
     var asked = navigator.serviceWorker.ready.then(function (reg) {
       return new Promise(function (resolve) {
-        var channel = new MessageChannel();
+        var channel = new MessageChannel(), worker = reg.active;
         channel.port1.onmessage = function (e) { resolve(e.data); };
-        reg.active.postMessage(message, [channel.port2]);
+        worker.postMessage(message, [channel.port2]);
+        worker.addEventListener("statechange", function () {
+          if (worker.state === "redundant") resolve(tries > 0 ? ask(message, wait, tries - 1) : null);
+        });
       });
     });
     return Promise.race([asked, later(wait || 15000, null)]);

@@ -50,7 +50,7 @@ def _ready(page, n):
     """The service worker controls the page and today's lists are kept: the box says so."""
     _until(page, lambda: page.evaluate("navigator.serviceWorker.controller !== null"))
     status = page.locator("[data-offline-day-status]")
-    expect(status).to_have_text(re.compile(rf"^Sẵn sàng ngoại tuyến: {n} người · \d\d:\d\d$"), timeout=20000)
+    expect(status).to_have_text(re.compile(rf"^Sẵn sàng ngoại tuyến: {n} người · \d\d:\d\d$"), timeout=45000)
 
 
 def _kept(page):
