@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from kiemdich import clock
 from kiemdich.extensions import db
-from kiemdich.models import Arrival, HealthCheck
+from kiemdich.models import Arrival, ArrivalEvent, HealthCheck
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_followup import arrival, sign_in
 from tests.e2e.test_scan import SwitchableServer, _context, _until
@@ -129,6 +129,8 @@ def test_day_offline_five_arrivals_ten_checks_then_replayed_once(browser, app, u
     statuses = {a.id: (a.status, a.confirmed_how) for a in db.session.scalars(select(Arrival))}
     for person in expected[:5]:
         assert statuses[person.id] == ("monitoring", "visit")
+    confirmed = db.session.scalars(select(ArrivalEvent.arrival_id).where(ArrivalEvent.action == "confirmed")).all()
+    assert sorted(confirmed) == sorted(p.id for p in expected[:5])  # one confirmation each
     assert statuses[expected[5].id][0] == "expected"
     assert statuses[elsewhere.id][0] == "expected"
     assert errors == []
