@@ -9,7 +9,13 @@
    Navigations: network first; a page marked X-Offline-Page is kept; without a network the kept
    copy, else the offline page. Static files: cache first. Public key and rules: the cached copy
    at once, refreshed in the background. Everything else, and every POST, goes to the network:
-   writes made offline wait in the outbox (static/js/outbox.js), replayed here on Background Sync. */
+   writes made offline wait in the outbox (static/js/outbox.js), replayed here on Background Sync.
+
+   A commune officer's day (static/js/offline-day.js asks for it): the day sheet /xa/hom-nay is kept
+   in kd-keep with a note at /__kd/day; offline, a person's page /xa/nguoi-den/<code> that was not
+   kept opens the sheet, which shows that person. Personal pages (under /xa) are forgotten at the
+   end of their local day (Asia/Ho_Chi_Minh), and all of kd-keep on sign-out or when the server
+   answers with the sign-in page (session over). */
 "use strict";
 var VERSION = "__VERSION__";
 var CORE = "kd-core-" + VERSION, KEEP = "kd-keep-" + VERSION;
@@ -18,6 +24,7 @@ var CORE_URLS = ["/static/css/app.css", "/static/vendor/htmx.min.js", "/static/j
                  "/static/icons/icon.svg", "/static/icons/icon-192.png"];
 var REFRESHED = ["/khoa-cong-khai.json", "/quy-tac.json"];
 var USER_KEY = "/__kd/user";
+var DAY_URL = "/xa/hom-nay", DAY_KEY = "/__kd/day", PERSON = /^\/xa\/nguoi-den\/[^/]+$/, LOGIN = "/dang-nhap";
 
 importScripts("/static/js/outbox.js");
 
@@ -33,10 +40,14 @@ function carryOver() {
       return caches.open(name).then(function (c) { return c.keys(); });
     })).then(function (lists) {
       var urls = [].concat.apply([], lists).map(function (r) { return new URL(r.url).pathname; });
-      return keep(urls.filter(function (u) { return u !== USER_KEY; }), true).then(function () {
+      return keep(urls.filter(function (u) { return u !== USER_KEY && u !== DAY_KEY; }), true).then(function () {
         return Promise.all(old.map(function (name) {
-          return caches.open(name).then(function (c) { return c.match(USER_KEY); }).then(function (r) {
-            return r && caches.open(KEEP).then(function (c) { return c.put(USER_KEY, r); });
+          return caches.open(name).then(function (c) {
+            return Promise.all([c.match(USER_KEY), c.match(DAY_KEY)]);
+          }).then(function (r) {
+            return caches.open(KEEP).then(function (c) {
+              return Promise.all([r[0] && c.put(USER_KEY, r[0]), r[1] && c.put(DAY_KEY, r[1])]);
+            });
           });
         }));
       });
@@ -93,9 +104,66 @@ function session(user, urls, client) {
   });
 }
 
+/* ---- A commune officer's day offline ------------------------------------------------------- */
+
+/* The local (Asia/Ho_Chi_Minh) date of a moment, "YYYY-MM-DD": the day personal pages belong to. */
+function localDay(moment) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Ho_Chi_Minh", year: "numeric", month: "2-digit",
+                                            day: "2-digit" }).format(moment || new Date());
+}
+function personal(path) { return path === DAY_KEY || path === "/xa" || path.indexOf("/xa/") === 0; }
+/* When a kept response was sent (ms; 0 if unknown). Some servers repeat the header: "d1, d1". */
+function sentAt(response) {
+  var date = (response && response.headers.get("Date")) || "";
+  return Date.parse(date.split(",").slice(0, 2).join(",")) || 0;
+}
+function ofToday(response) { var t = sentAt(response); return t > 0 && localDay(new Date(t)) === localDay(); }
+
+/* Sign-out or session over: nothing the user kept stays (waiting writes stay in the outbox). */
+function forget() { return caches["delete"](KEEP); }
+
+/* End of the day: the personal pages kept on an earlier day go (the role's other files stay). */
+var sweptOn = "";
+function sweep(force) {
+  var today = localDay();
+  if (sweptOn === today && !force) return Promise.resolve();
+  return caches.open(KEEP).then(function (cache) {
+    return cache.keys().then(function (requests) {
+      return Promise.all(requests.map(function (request) {
+        if (!personal(new URL(request.url).pathname)) return null;
+        return cache.match(request).then(function (r) {
+          if (!ofToday(r)) return cache["delete"](request);
+        });
+      }));
+    });
+  }).then(function () { sweptOn = today; });
+}
+
+/* Fetch and keep the day sheet; the note says for whom, for which day, how many people, when. */
+function fetchDay() {
+  return fetch(DAY_URL, { credentials: "same-origin", redirect: "manual", cache: "no-store" }).then(function (r) {
+    if (r.type === "opaqueredirect" || r.status === 401) return forget().then(function () { return { error: "auth" }; });
+    if (!keepable(r) || r.headers.get("X-Offline-Page") !== "1") return { error: "http" };
+    var note = { user: r.headers.get("X-Offline-User") || "", day: r.headers.get("X-Offline-Day") || "",
+                 n: parseInt(r.headers.get("X-Offline-Count") || "0", 10), at: Date.now() };
+    return caches.open(KEEP).then(function (c) {
+      return Promise.all([c.put(DAY_URL, r), c.put(DAY_KEY, new Response(JSON.stringify(note), {
+        headers: { "Content-Type": "application/json", "Date": new Date().toUTCString() } }))]);
+    }).then(function () { return note; });
+  }, function () { return { error: "network" }; });
+}
+
+function dayNote() {
+  return sweep().then(function () { return caches.open(KEEP); }).then(function (c) { return c.match(DAY_KEY); })
+    .then(function (r) { return r ? r.json() : null; });
+}
+
 self.addEventListener("message", function (event) {
   var data = event.data || {};
+  var reply = function (value) { if (event.ports && event.ports[0]) event.ports[0].postMessage(value); };
   if (data.type === "session") event.waitUntil(session(data.user || "", data.keep || [], event.source));
+  else if (data.type === "day-fetch") event.waitUntil(sweep().then(fetchDay).then(reply));
+  else if (data.type === "day-note") event.waitUntil(dayNote().then(reply));
 });
 
 function fromCache(request) {
@@ -108,11 +176,22 @@ function navigate(request) {
     if (keepable(response) && response.headers.get("X-Offline-Page") === "1") {
       var copy = response.clone();
       caches.open(KEEP).then(function (c) { return c.put(url.pathname, copy); });
+    } else if (response.type === "opaqueredirect" ? personal(url.pathname)
+               : response.redirected && new URL(response.url).pathname === LOGIN && url.pathname !== LOGIN) {
+      // A personal page answered with a redirect: the sign-in page, the session is over.
+      return forget().then(function () { return response; });
     }
     return response;
   }, function () {
-    return caches.open(KEEP).then(function (c) { return c.match(url.pathname); }).then(function (hit) {
-      return hit || caches.match(OFFLINE);
+    return sweep().then(function () { return caches.open(KEEP); }).then(function (c) {
+      return Promise.all([c.match(url.pathname), PERSON.test(url.pathname) ? c.match(DAY_URL) : null]);
+    }).then(function (hits) {
+      var page = hits[0], sheet = hits[1];  // a person: their kept page, or the day sheet if newer
+      if (sheet && (!page || sentAt(sheet) > sentAt(page))) page = sheet;
+      if (page && personal(url.pathname) && !ofToday(page)) {  // kept yesterday: never shown, all swept
+        return sweep(true).then(function () { return caches.match(OFFLINE); });
+      }
+      return page || caches.match(OFFLINE);
     });
   });
 }

@@ -295,6 +295,7 @@ MATRIX: dict[str, list[Probe]] = {
     "followup.check": _arrival_pages("/kiem-tra", "POST", 200),  # an empty check: seen, nothing to report
     "followup.change": _arrival_pages("/close", "POST", 422)
     + [P("POST", "/xa/nguoi-den/{decl_in.code}/nope", only(commune=NOT_FOUND))],
+    "followup.today": [P("GET", "/xa/hom-nay", only(commune=200))],
     "followup.station": [P("GET", "/xa/tram", only(commune=200)),
                          P("GET", "/xa/tram?commune=25417", only(commune=FORBIDDEN)),
                          P("POST", "/xa/tram", only(commune=200), data={"phone": "0271 3879 123"}),

@@ -390,3 +390,6 @@ def self_check():
 def returnee_panel(arrival):
     """For the traveller's status page: `{% include "followup/_returnee.html" %}` reads this."""
     return returnee_context(arrival)
+
+
+from . import day  # noqa: E402,F401  the day sheet's route, on this blueprint
