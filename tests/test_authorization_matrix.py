@@ -234,6 +234,8 @@ MATRIX: dict[str, list[Probe]] = {
     "imports.cancel": _batch_pages("/huy", "POST", redirect("/nhap/"))
     + [P("POST", "/nhap/{done_mine.id}/huy", only(supervisor=409, area_supervisor=NOT_FOUND))],
     "imports.remap": _batch_pages("/sua-cot", "POST", 409),
+    "imports.resume": _batch_pages("/tiep-tuc", "POST", 409),  # nothing was interrupted
+    "imports.checkpoints": _batch_pages("/chot") + _batch_pages("/chot", "POST", redirect("/nhap/")),
     "imports.triage": [P("GET", "/nhap/phan-loai", only(**SUPERVISORS))],
     "imports.resolve": [
         P("POST", "/nhap/phan-loai/{row_in.id}", only(supervisor=redirect("/nhap/phan-loai"),
@@ -241,6 +243,11 @@ MATRIX: dict[str, list[Probe]] = {
         P("POST", "/nhap/phan-loai/{row_out.id}", only(supervisor=NOT_FOUND, area_supervisor=NOT_FOUND),
           data={"commune": "25210"}),
         P("POST", "/nhap/phan-loai/{row_guess.id}", only(supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
+
+    # --- operators: open to anyone here (/metrics only from KIEMDICH_METRICS_NETWORKS: loopback) -------
+    "health.healthz": [P("GET", "/healthz", everyone(200))],
+    "health.readyz": [P("GET", "/readyz", everyone(200))],
+    "metrics.metrics": [P("GET", "/metrics", everyone(200))],
 
     # --- exports --------------------------------------------------------------------------------------
     "exports.passages": [
@@ -252,6 +259,12 @@ MATRIX: dict[str, list[Probe]] = {
           data={"checkpoint": "{cp_mine.id}", "start": "2021-10-01", "end": "2021-10-07", "fmt": "csv"}),
         P("POST", "/xuat/qua-chot", only(checkpoint=422, supervisor=422, area_supervisor=422),
           data={"checkpoint": "{cp_out.id}", "start": "2021-10-01", "end": "2021-10-07", "fmt": "csv"})],
+    # a queued export's page and file: only the user who asked finds it (tests/test_export_jobs.py)
+    "exports.job": [P("GET", "/xuat/tep/" + "0" * 32, only(checkpoint=NOT_FOUND, commune=NOT_FOUND,
+                                                          supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
+    "exports.job_file": [P("GET", "/xuat/tep/" + "0" * 32 + "/tai",
+                           only(checkpoint=NOT_FOUND, commune=NOT_FOUND, supervisor=NOT_FOUND,
+                                area_supervisor=NOT_FOUND))],
     "exports.arrivals": [
         P("GET", "/xuat/nguoi-den", only(commune=200, **SUPERVISORS)),
         P("POST", "/xuat/nguoi-den", only(commune=200, **SUPERVISORS), data={"fmt": "csv"}),
