@@ -6,6 +6,63 @@
    Camera: the native BarcodeDetector where the browser has one, else qr-scanner's decoder,
    loaded only when the camera starts (static/vendor, a same-origin worker: no CSP exception).
    Token layout: kiemdich/tokens.py. */
+/* The clear-text QR codes people carry besides ours (chip ID card CCCD, PC-Covid's personal QR):
+   the twin of kiemdich/scan/idcard.py (layouts described there), for the offline path.
+   tests/test_idcard.py runs both on the same generated strings. */
+(function (root) {
+  "use strict";
+  var SEXES = { nam: "nam", nu: "nu" };
+  function fold(text) {
+    return (text || "").replace(/đ/g, "d").replace(/Đ/g, "D").normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+      .replace(/\s+/g, " ").trim().toLowerCase();
+  }
+  function squash(text) { return (text || "").normalize("NFC").split(/\s+/).filter(Boolean).join(" "); }
+  function name(raw) {
+    var n = squash(raw);
+    if (!n || n.length > 120 || !/^[\p{L} .'-]+$/u.test(n)) return null;
+    return n;
+  }
+  function mkdate(d, m, y) {
+    var dt = new Date(Date.UTC(+y, +m - 1, +d));
+    if (dt.getUTCFullYear() !== +y || dt.getUTCMonth() !== +m - 1 || dt.getUTCDate() !== +d) return null;
+    return y + "-" + m + "-" + d;
+  }
+  function dmy(text) { var m = /^(\d{2})(\d{2})(\d{4})$/.exec(text); return m ? mkdate(m[1], m[2], m[3]) : null; }
+  function cccd(parts, today) {
+    if (parts.length === 6) parts = [parts[0], ""].concat(parts.slice(1));
+    var n = name(parts[2]), born = dmy(parts[3]), issued = dmy(parts[6]), address = squash(parts[5]);
+    if (!/^\d{12}$/.test(parts[0]) || !/^(\d{9}|\d{12})?$/.test(parts[1]) || !n || !born || !issued) return null;
+    if (+born.slice(0, 4) < 1900 || born > today || issued > today || issued < born || !address) return null;
+    var sex = SEXES[fold(parts[4])];
+    if (!sex) return null;
+    return { kind: "cccd", id_number: parts[0], full_name: n, birth_year: +born.slice(0, 4), birth_date: born,
+             sex: sex, address: address.slice(0, 200), old_id: parts[1], id_type: "cccd" };
+  }
+  function pccovid(parts, today) {
+    var n = name(parts[1]), m = /^(\d{4})-(\d{2}|\*\*)-(\d{2}|\*\*)$/.exec(parts[2]), number = parts[0], type;
+    if (!n || !m || (parts[3] !== "0" && parts[3] !== "1") || !parts[4].trim()) return null;
+    if (/^(\d{9}|\d{12}|[A-Z]\d{7})$/.test(number)) type = number.length === 12 ? "cccd" : number.length === 9 ? "cmnd" : "passport";
+    else if (/^\*{6}(\d{3}|\d{6}|\d{2})$/.test(number)) { number = ""; type = "cccd"; }
+    else return null;
+    var masked = (m[2] + m[3]).indexOf("*") >= 0, born = masked ? null : mkdate(m[3], m[2], m[1]);
+    if ((!masked && !born) || +m[1] < 1900 || +m[1] > +today.slice(0, 4) || (born && born > today)) return null;
+    return { kind: "pccovid", id_number: number, full_name: n, birth_year: +m[1], birth_date: born,
+             sex: "", address: "", old_id: "", id_type: type };
+  }
+  /* today: "yyyy-mm-dd" (local day); the card, or null. */
+  function parse(text, today) {
+    text = (text || "").trim();
+    if (!text || text.length > 400 || text.indexOf("|") < 0) return null;
+    var parts = text.split("|").map(function (p) { return p.trim(); });
+    if (parts.length === 6 || parts.length === 7) {
+      var card = cccd(parts, today);
+      if (card) return card;
+    }
+    return parts.length === 6 ? pccovid(parts, today) : null;
+  }
+  root.kdIdCard = { parse: parse };
+})(typeof self !== "undefined" ? self : globalThis);
+
 (function () {
   "use strict";
   var box = document.querySelector("[data-scan]");
