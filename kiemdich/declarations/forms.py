@@ -134,6 +134,8 @@ class DeclarationForm(FlaskForm):
         self.latest_notice = latest_notice
         self.staff = staff
         self.units = {}
+        if staff:  # khai hộ: elderly people and children have no phone; a relative's number or none
+            self.phone.validators = [Optional()]
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)

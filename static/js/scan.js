@@ -158,9 +158,40 @@
     if (/\/c\/[0-9A-Za-z]+\/?$/.test(text)) return { kind: "poster" };
     if (hash >= 0 && /\/q$/.test(text.slice(0, hash))) return { kind: "token", token: text.slice(hash + 1) };
     if (/^[A-Za-z0-9_-]{100,}$/.test(text)) return { kind: "token", token: text };
+    var card = window.kdIdCard.parse(text, localDay(0));
+    if (card) return { kind: "card", card: card, text: text };
     var code = text.toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
     if (/^[0-9A-HJKMNP-TV-Z]{8}$/.test(code)) return { kind: "code", code: code };
     return { kind: "bad" };
+  }
+
+  function localDay(offset) {
+    var d = new Date(Date.now() + offset * 86400000), p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+  }
+
+  /* ---- ID cards read without a network, kept on this phone to declare on their behalf later ----
+     Nothing can be written on the server for them yet (the assisted declaration needs the trip,
+     confirmed with the traveller), so the card waits here, listed on this screen, for 3 days at most. */
+  var CARDS_KEY = "kd.scan.cards", CARD_DAYS = 3;
+  function keptCards() {
+    try {
+      var now = Date.now();
+      return JSON.parse(localStorage.getItem(CARDS_KEY) || "[]").filter(function (c) { return c.t > now - CARD_DAYS * 86400000; });
+    } catch (e) { return []; }
+  }
+  function saveCards(list) {
+    try { localStorage.setItem(CARDS_KEY, JSON.stringify(list)); } catch (e) { /* full or private */ }
+    renderKept();
+  }
+  function keepCard(text, card) {
+    var list = keptCards().filter(function (c) { return c.id !== card.id_number || c.name !== card.full_name; });
+    list.push({ text: text, t: Date.now(), id: card.id_number, name: card.full_name });
+    saveCards(list);
+  }
+  function forgetCard(text) {
+    var list = keptCards(), left = list.filter(function (c) { return c.text !== text; });
+    if (left.length !== list.length) saveCards(left);
   }
 
   /* ---- Decisions already taken on this phone (a second scan says so, even offline) ---- */
@@ -327,6 +358,16 @@
     put(card);
   }
 
+  /* An ID card read offline: kept for the assisted declaration, a neutral card says so. */
+  function showKept(what) {
+    keepCard(what.text, what.card);
+    var card = clone("template[data-tpl-kept]"), c = what.card;
+    setField(card, "name", c.full_name);
+    setField(card, "born", c.birth_date ? c.birth_date.split("-").reverse().join("/") : L("born", { y: c.birth_year }));
+    setField(card, "id", c.id_number ? "••••" + c.id_number.slice(-4) : "");
+    put(card);
+  }
+
   function showDone(entry) {
     var card = clone("template[data-tpl-done]");
     setField(card, "when", L("already", { t: when(entry.t).slice(0, 5) }));
@@ -336,18 +377,19 @@
 
   /* The server's card (origin, level, symptoms, the instruction it computes), unless the staff
      member already acted on the local one. */
-  function askServer(fields, serial) {
+  function askServer(fields, serial, url) {
     var body = new URLSearchParams(fields);
     body.set("chot", checkpoint);
     var csrf = "";
     try { csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { csrf = ""; }
-    return fetch(box.getAttribute("data-verdict-url"), {
+    return fetch(url || box.getAttribute("data-verdict-url"), {
       method: "POST", body: body, credentials: "same-origin", redirect: "manual",
       headers: { "X-CSRFToken": csrf, "HX-Request": "true" }
     }).then(function (r) {
       if (r.status !== 200 && r.status !== 422) return null;
       return r.text();
     }).then(function (html) {
+      if (html !== null && fields.card) forgetCard(fields.card);  // looked up: it needs no keeping
       if (html === null || serial !== current) return;
       var local = verdictBox.querySelector("[data-local] form");
       if (local && local.hasAttribute("data-outbox-busy")) return;
@@ -359,6 +401,7 @@
       var state = verdictBox.querySelector('[data-f="state"]');
       if (state) state.textContent = L("offline");
       else if (fields.code) showUnknown(fields.code);  // not checked, so not refused
+      else if (fields.card) showKept(classify(fields.card));  // the network is gone: keep the card
     });
   }
 
@@ -367,6 +410,10 @@
     var what = classify(text);
     if (what.kind === "poster") return refuse("poster");
     if (what.kind === "bad") return refuse("malformed");
+    if (what.kind === "card") {
+      if (!navigator.onLine) return showKept(what);
+      return askServer({ card: what.text }, serial, box.getAttribute("data-lookup-url"));
+    }
     if (what.kind === "code") {
       if (!navigator.onLine) return showUnknown(what.code);
       return askServer({ code: what.code }, serial);
@@ -545,6 +592,28 @@
   Array.prototype.forEach.call(switches, function (link) {
     if (wanted && link.getAttribute("data-switch") === wanted && wanted !== checkpoint) useCheckpoint(link);
   });
+
+  /* The cards kept offline, listed under the scan field: each opens its card once online. */
+  var keptBox = box.querySelector("[data-kept]");
+  function renderKept() {
+    if (!keptBox) return;
+    var list = keptCards(), ul = keptBox.querySelector("ul");
+    keptBox.hidden = !list.length;
+    keptBox.querySelector("[data-kept-count]").textContent = String(list.length);
+    ul.textContent = "";
+    list.forEach(function (c) {
+      var li = clone("template[data-tpl-kept-row]");
+      li.querySelector("[data-f=name]").textContent = c.name;
+      li.querySelector("[data-f=when]").textContent = when(c.t);
+      li.querySelector("[data-kept-open]").addEventListener("click", function () {
+        handle(c.text);
+      });
+      li.querySelector("[data-kept-drop]").addEventListener("click", function () { forgetCard(c.text); });
+      ul.appendChild(li);
+    });
+  }
+  window.addEventListener("storage", function (e) { if (e.key === CARDS_KEY) renderKept(); });
+  renderKept();
 
   loadPending();
   setInterval(loadPending, 60000);
