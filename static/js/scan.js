@@ -363,8 +363,8 @@
     keepCard(what.text, what.card);
     var card = clone("template[data-tpl-kept]"), c = what.card;
     setField(card, "name", c.full_name);
-    setField(card, "born", c.birth_date ? c.birth_date.split("-").reverse().join("/") : L("born", { y: c.birth_year }));
-    setField(card, "id", c.id_number ? "••••" + c.id_number.slice(-4) : "");
+    setField(card, "born", (c.birth_date ? c.birth_date.split("-").reverse().join("/") : L("born", { y: c.birth_year }))
+                           + (c.id_number ? " · ••••" + c.id_number.slice(-4) : ""));
     put(card);
   }
 

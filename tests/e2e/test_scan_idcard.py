@@ -7,12 +7,13 @@ from pathlib import Path
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+from kiemdich import qrcodes
 from kiemdich.extensions import db
 from kiemdich.imports.addresses import library
 from kiemdich.models import Declaration
 from tests.e2e.test_declaration import _pick_commune
-from tests.e2e.test_scan import _context, _login, _ready_offline, _watch, server  # noqa: F401 (fixture)
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import CHROMIUM_ARGS, screenshot
+from tests.e2e.test_scan import _context, _launched, _login, _ready_offline, _watch, _y4m, server  # noqa: F401
 from tests.factories import AreaLevelFactory, DeclarationFactory
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -121,3 +122,27 @@ def test_offline_the_card_is_kept_then_declared_when_online(browser, app, users,
     assert _declarations() == []  # nothing stored before the staff member sends the form
     assert [e for e in errors if not re.search(r"net::|Failed to fetch|NetworkError", e)] == []
     context.close()
+
+
+def test_the_camera_reads_the_card_with_its_diacritics(browser, app, users, server, tmp_path):  # noqa: F811
+    """The card's QR holds UTF-8: read through Chromium's fake camera, the name keeps its diacritics."""
+    library()
+    video = tmp_path / "cccd.y4m"
+    _y4m(qrcodes.png_bytes(qrcodes.make(CARD), min_pixels=400, dpi=96), video)
+    camera = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              f"--use-file-for-fake-video-capture={video}"]
+    with _launched(browser.browser_type, CHROMIUM_ARGS + camera) as with_camera:
+        context = _context(with_camera, server)
+        context.grant_permissions(["camera"], origin=server.url)
+        page = context.new_page()
+        errors = _watch(page)
+        _login(page)
+        page.get_by_role("button", name="Quét bằng camera").click()
+        offer = page.locator("#verdict [data-card]")
+        expect(offer).to_contain_text("Chưa có tờ khai: khai hộ", timeout=20000)
+        expect(offer.locator("h2")).to_have_text(NAME)
+        page.get_by_role("button", name="Tắt camera").click()
+        screenshot(page, "scan-cccd-camera")
+        assert _declarations() == []
+        assert errors == []
+        context.close()
