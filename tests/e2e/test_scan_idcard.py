@@ -13,6 +13,7 @@ from kiemdich.imports.addresses import library
 from kiemdich.models import Declaration
 from tests.e2e.test_declaration import _pick_commune
 from tests.e2e.conftest import CHROMIUM_ARGS, screenshot
+from tests.e2e.test_accessibility import phone  # noqa: F401 (fixture)
 from tests.e2e.test_scan import _context, _launched, _login, _ready_offline, _watch, _y4m, server  # noqa: F401
 from tests.factories import AreaLevelFactory, DeclarationFactory
 
@@ -146,3 +147,19 @@ def test_the_camera_reads_the_card_with_its_diacritics(browser, app, users, serv
         assert _declarations() == []
         assert errors == []
         context.close()
+
+
+def test_the_card_offer_and_the_kept_list_are_accessible(phone, app, users):  # noqa: F811
+    """axe on the neutral card offering khai hộ, then on a card kept offline and its list."""
+    from tests.e2e.test_accessibility import sign_in, violations
+    library()
+    sign_in(phone, "chot1", "/chot/quet")
+    _scanner(phone, CARD)
+    expect(phone.locator("#verdict [data-card]")).to_contain_text("Chưa có tờ khai: khai hộ")
+    assert violations(phone, "scan-cccd-offer") == []
+    phone.context.set_offline(True)
+    _scanner(phone, CARD)
+    expect(phone.locator("#verdict [data-kept-card]")).to_be_visible()
+    expect(phone.locator("[data-kept] li")).to_have_count(1)
+    assert violations(phone, "scan-cccd-kept") == []
+    phone.context.set_offline(False)
