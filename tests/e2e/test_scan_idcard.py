@@ -5,7 +5,7 @@ import unicodedata
 from pathlib import Path
 
 from playwright.sync_api import expect
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kiemdich import qrcodes
 from kiemdich.extensions import db
