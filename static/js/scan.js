@@ -172,21 +172,25 @@
 
   /* ---- ID cards read without a network, kept on this phone to declare on their behalf later ----
      Nothing can be written on the server for them yet (the assisted declaration needs the trip,
-     confirmed with the traveller), so the card waits here, listed on this screen, for 3 days at most. */
+     confirmed with the traveller), so the card waits here, listed on this screen, for 3 days at most,
+     and only for the staff member who read it (a shared phone shows no one else's). */
   var CARDS_KEY = "kd.scan.cards", CARD_DAYS = 3;
-  function keptCards() {
+  var me = (document.querySelector('meta[name="kd-user"]') || {}).content || "";
+  function allCards() {
     try {
       var now = Date.now();
       return JSON.parse(localStorage.getItem(CARDS_KEY) || "[]").filter(function (c) { return c.t > now - CARD_DAYS * 86400000; });
     } catch (e) { return []; }
   }
-  function saveCards(list) {
-    try { localStorage.setItem(CARDS_KEY, JSON.stringify(list)); } catch (e) { /* full or private */ }
+  function keptCards() { return allCards().filter(function (c) { return c.owner === me; }); }
+  function saveCards(mine) {
+    var others = allCards().filter(function (c) { return c.owner !== me; });
+    try { localStorage.setItem(CARDS_KEY, JSON.stringify(others.concat(mine))); } catch (e) { /* full or private */ }
     renderKept();
   }
   function keepCard(text, card) {
     var list = keptCards().filter(function (c) { return c.id !== card.id_number || c.name !== card.full_name; });
-    list.push({ text: text, t: Date.now(), id: card.id_number, name: card.full_name });
+    list.push({ text: text, t: Date.now(), id: card.id_number, name: card.full_name, owner: me });
     saveCards(list);
   }
   function forgetCard(text) {

@@ -163,3 +163,24 @@ def test_the_card_offer_and_the_kept_list_are_accessible(phone, app, users):  # 
     expect(phone.locator("[data-kept] li")).to_have_count(1)
     assert violations(phone, "scan-cccd-kept") == []
     phone.context.set_offline(False)
+
+
+def test_a_kept_card_is_shown_only_to_the_staff_member_who_read_it(browser, app, users, server):  # noqa: F811
+    """A shared phone: a card another staff member kept there is not listed (nor lost) for this one."""
+    context = _context(browser, server)
+    page = context.new_page()
+    _login(page)
+    colleague = CARD.replace(NAME, "Lê Văn Bảy").replace("075190001234", "075160007777")
+    page.evaluate("""(text) => localStorage.setItem('kd.scan.cards', JSON.stringify(
+        [{text: text, t: Date.now(), id: '075160007777', name: 'Lê Văn Bảy', owner: 'chot2'}]))""", colleague)
+    page.reload()
+    expect(page.locator("[data-manual-input]")).to_be_visible()
+    expect(page.locator("[data-kept]")).to_be_hidden()
+    context.set_offline(True)
+    _scanner(page, CARD)
+    expect(page.locator("[data-kept] li")).to_have_count(1)
+    expect(page.locator("[data-kept]")).to_contain_text(NAME)
+    expect(page.locator("[data-kept]")).not_to_contain_text("Lê Văn Bảy")
+    owners = page.evaluate("JSON.parse(localStorage.getItem('kd.scan.cards')).map(c => c.owner).sort()")
+    assert owners == ["chot1", "chot2"]  # the colleague's card is still there for them
+    context.close()
