@@ -151,6 +151,8 @@ class DeclarationForm(FlaskForm):
         self.staff = staff
         self.units = {}
         self.notice_changed = False  # a newer privacy notice was published while the form was open
+        if staff:  # khai hộ: elderly people and children have no phone; a relative's number or none
+            self.phone.validators = [Optional()]
 
     def validate(self, extra_validators=None):
         # The three communes (and their provinces, for the slip) in one query instead of one each.

@@ -5,11 +5,14 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
 from flask_login import current_user
 
 from .. import clock, qrcodes, tokens
+from ..accounts.auth import role_required
 from ..areas import operations as areas
 from ..extensions import db, htmx, limiter
 from ..limits import client_address, config_rate, per_device, per_device_or_form
+from ..scan import idcard
 from ..web import page_or_fragment
 from . import operations as ops
+from . import prefill
 from .forms import SYMPTOM_LABELS, VEHICLE_LABELS, DeclarationForm
 
 bp = Blueprint("declarations", __name__)
@@ -53,10 +56,11 @@ def _pickers(form: DeclarationForm, trim: bool) -> dict:
     return result
 
 
-def _render_form(form, checkpoint, notice, status=200, stale=False):
+def _render_form(form, checkpoint, notice, status=200, stale=False, action=None, card=None):
     context = {"form": form, "checkpoint": checkpoint, "notice": notice, "staff": _staff(),
                "provinces": areas.province_choices(), "pickers": _pickers(form, trim=status != 200), "stale": stale,
-               "symptom_labels": SYMPTOM_LABELS, "action": request.path, "as_fragment": bool(htmx)}
+               "symptom_labels": SYMPTOM_LABELS, "action": action or request.path, "as_fragment": bool(htmx),
+               "card": card}
     return page_or_fragment("declarations/form.html", "declarations/_form.html", **context), status
 
 
@@ -92,10 +96,7 @@ def _declare(checkpoint):
     today = clock.today()
     form = DeclarationForm(today=today, latest_notice=notice.version, staff=staff is not None)
     if request.method == "GET":
-        form.nonce.data = ops.new_nonce()
-        form.consent_version.data = notice.version
-        form.travel_date.data = today
-        form.dest_province.data = current_app.config["KIEMDICH_PROVINCE"]
+        _start(form, notice, today)
         return _render_form(form, checkpoint, notice)
     if not form.validate():
         return _render_form(form, checkpoint, notice, 422)
@@ -110,6 +111,34 @@ def _declare(checkpoint):
     response = _done(decl, created, staff)
     db.session.commit()
     return response
+
+
+def _start(form, notice, today, prefill: dict | None = None):
+    """A blank form's starting values (and a card's, for an assisted declaration)."""
+    form.nonce.data = ops.new_nonce()
+    form.consent_version.data = notice.version
+    form.travel_date.data = today
+    form.dest_province.data = current_app.config["KIEMDICH_PROVINCE"]
+    for name, value in (prefill or {}).items():
+        getattr(form, name).data = value
+
+
+@bp.post("/c/<code>/khai-ho")
+@role_required("checkpoint")
+def assisted(code: str):
+    """The assisted declaration (khai hộ) prefilled from an ID card's QR read at the scan screen.
+    POST: the card's number and address never go into a URL. Writes nothing; the form it shows
+    is sent to the checkpoint's address like any other."""
+    checkpoint, state = _checkpoint_or_gone(code)
+    if state != "ok":
+        return render_template("declarations/gone.html", checkpoint=checkpoint, state=state), 410
+    notice = ops.latest_notice()
+    today = clock.today()
+    card = idcard.parse(request.form.get("card"), today)
+    form = DeclarationForm(formdata=None, today=today, latest_notice=notice.version, staff=True)
+    _start(form, notice, today, prefill.from_card(card) if card else None)
+    return _render_form(form, checkpoint, notice, 200 if card else 422,
+                        action=url_for(".at_checkpoint", code=checkpoint.code), card=card or "unreadable")
 
 
 @bp.route("/khai-bao", methods=["GET", "POST"])

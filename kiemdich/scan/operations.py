@@ -186,6 +186,18 @@ def find_declarations(query: str, now: datetime, limit: int = 10) -> list[Declar
         .order_by(Declaration.created_at.desc()).limit(limit)))
 
 
+def find_by_card(card, now: datetime) -> list[Declaration]:
+    """Declarations still valid for passage of the person an ID card's QR names (its number, or the
+    old CMND number it also prints)."""
+    numbers = [n for n in (card.id_number, card.old_id) if n]
+    if not numbers:
+        return []
+    return list(db.session.scalars(
+        select(Declaration).where(Declaration.id_number.in_(numbers), Declaration.valid_until >= now,
+                                  Declaration.deidentified_at.is_(None))
+        .order_by(Declaration.created_at.desc()).limit(10)))
+
+
 # What the verdict card shows --------------------------------------------------------------------
 
 def earlier_decision(decl: Declaration, checkpoint: Checkpoint) -> Passage | None:

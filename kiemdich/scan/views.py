@@ -18,6 +18,7 @@ from ..models import Checkpoint
 from ..offline.views import offline_page
 from ..text import form_int
 from ..web import page_or_fragment
+from . import idcard
 from . import operations as ops
 from .rulesdata import offline_rules
 
@@ -87,6 +88,10 @@ def verdict():
         decl = ops.resolve(token=token, code=request.form.get("code", ""), at=now)
     except ops.PassageError as err:
         return render_template("scan/_refusal.html", message=err.message, reason=err.reason), 422
+    return _verdict_card(decl, checkpoint, token, now)
+
+
+def _verdict_card(decl, checkpoint: Checkpoint, token: str, now: datetime) -> str:
     return render_template("scan/_verdict.html", checkpoint=checkpoint, token=token, now=now,
                            instructions=ops.instructions(), dest=areas.label(decl.dest_commune),
                            origin=_origin_label(decl), **ops.verdict(decl, checkpoint, now), **_labels())
@@ -102,12 +107,29 @@ def _origin_label(decl) -> str:
 @role_required("checkpoint")
 def lookup():
     """Declarations still valid for passage, by phone, ID number or code (online only).
-    POST only: a phone or ID number in a URL would land in access logs and the history."""
+    POST only: a phone or ID number in a URL would land in access logs and the history.
+    With `card` (a CCCD or PC-Covid QR read by the scan screen): that person's valid declaration's
+    verdict card, else a card offering the assisted declaration prefilled from it. Writes nothing."""
     checkpoint = _checkpoint(request.form.get("chot"))
+    if "card" in request.form:
+        return _card_lookup(request.form["card"], checkpoint)
     query = request.form.get("q", "")[:40]
     found = ops.find_declarations(query, clock.utcnow())
     return render_template("scan/_lookup.html", found=found, query=query, checkpoint=checkpoint,
                            dests=areas.units_by_code(d.dest_commune_code for d in found))
+
+
+def _card_lookup(text: str, checkpoint: Checkpoint):
+    now = clock.utcnow()
+    card = idcard.parse(text, clock.today(now))
+    if card is None:
+        return render_template("scan/_refusal.html", message=_("This ID card's QR code cannot be read. "
+                                                               "Type the ID number in the search below."),
+                               reason="card"), 422
+    found = ops.find_by_card(card, now)
+    if found:
+        return _verdict_card(found[0], checkpoint, "", now)
+    return render_template("scan/_card.html", card=card, text=text, checkpoint=checkpoint)
 
 
 @bp.post("/chot/qua-chot")

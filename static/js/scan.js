@@ -6,6 +6,63 @@
    Camera: the native BarcodeDetector where the browser has one, else qr-scanner's decoder,
    loaded only when the camera starts (static/vendor, a same-origin worker: no CSP exception).
    Token layout: kiemdich/tokens.py. */
+/* The clear-text QR codes people carry besides ours (chip ID card CCCD, PC-Covid's personal QR):
+   the twin of kiemdich/scan/idcard.py (layouts described there), for the offline path.
+   tests/test_idcard.py runs both on the same generated strings. */
+(function (root) {
+  "use strict";
+  var SEXES = { nam: "nam", nu: "nu" };
+  function fold(text) {
+    return (text || "").replace(/đ/g, "d").replace(/Đ/g, "D").normalize("NFD").replace(/[\u0300-\u036f]/g, "")
+      .replace(/\s+/g, " ").trim().toLowerCase();
+  }
+  function squash(text) { return (text || "").normalize("NFC").split(/\s+/).filter(Boolean).join(" "); }
+  function name(raw) {
+    var n = squash(raw);
+    if (!n || n.length > 120 || !/^[\p{L} .'-]+$/u.test(n)) return null;
+    return n;
+  }
+  function mkdate(d, m, y) {
+    var dt = new Date(Date.UTC(+y, +m - 1, +d));
+    if (dt.getUTCFullYear() !== +y || dt.getUTCMonth() !== +m - 1 || dt.getUTCDate() !== +d) return null;
+    return y + "-" + m + "-" + d;
+  }
+  function dmy(text) { var m = /^(\d{2})(\d{2})(\d{4})$/.exec(text); return m ? mkdate(m[1], m[2], m[3]) : null; }
+  function cccd(parts, today) {
+    if (parts.length === 6) parts = [parts[0], ""].concat(parts.slice(1));
+    var n = name(parts[2]), born = dmy(parts[3]), issued = dmy(parts[6]), address = squash(parts[5]);
+    if (!/^\d{12}$/.test(parts[0]) || !/^(\d{9}|\d{12})?$/.test(parts[1]) || !n || !born || !issued) return null;
+    if (+born.slice(0, 4) < 1900 || born > today || issued > today || issued < born || !address) return null;
+    var sex = SEXES[fold(parts[4])];
+    if (!sex) return null;
+    return { kind: "cccd", id_number: parts[0], full_name: n, birth_year: +born.slice(0, 4), birth_date: born,
+             sex: sex, address: address.slice(0, 200), old_id: parts[1], id_type: "cccd" };
+  }
+  function pccovid(parts, today) {
+    var n = name(parts[1]), m = /^(\d{4})-(\d{2}|\*\*)-(\d{2}|\*\*)$/.exec(parts[2]), number = parts[0], type;
+    if (!n || !m || (parts[3] !== "0" && parts[3] !== "1") || !parts[4].trim()) return null;
+    if (/^(\d{9}|\d{12}|[A-Z]\d{7})$/.test(number)) type = number.length === 12 ? "cccd" : number.length === 9 ? "cmnd" : "passport";
+    else if (/^\*{6}(\d{3}|\d{6}|\d{2})$/.test(number)) { number = ""; type = "cccd"; }
+    else return null;
+    var masked = (m[2] + m[3]).indexOf("*") >= 0, born = masked ? null : mkdate(m[3], m[2], m[1]);
+    if ((!masked && !born) || +m[1] < 1900 || +m[1] > +today.slice(0, 4) || (born && born > today)) return null;
+    return { kind: "pccovid", id_number: number, full_name: n, birth_year: +m[1], birth_date: born,
+             sex: "", address: "", old_id: "", id_type: type };
+  }
+  /* today: "yyyy-mm-dd" (local day); the card, or null. */
+  function parse(text, today) {
+    text = (text || "").trim();
+    if (!text || text.length > 400 || text.indexOf("|") < 0) return null;
+    var parts = text.split("|").map(function (p) { return p.trim(); });
+    if (parts.length === 6 || parts.length === 7) {
+      var card = cccd(parts, today);
+      if (card) return card;
+    }
+    return parts.length === 6 ? pccovid(parts, today) : null;
+  }
+  root.kdIdCard = { parse: parse };
+})(typeof self !== "undefined" ? self : globalThis);
+
 (function () {
   "use strict";
   var box = document.querySelector("[data-scan]");
@@ -101,9 +158,44 @@
     if (/\/c\/[0-9A-Za-z]+\/?$/.test(text)) return { kind: "poster" };
     if (hash >= 0 && /\/q$/.test(text.slice(0, hash))) return { kind: "token", token: text.slice(hash + 1) };
     if (/^[A-Za-z0-9_-]{100,}$/.test(text)) return { kind: "token", token: text };
+    var card = window.kdIdCard.parse(text, localDay(0));
+    if (card) return { kind: "card", card: card, text: text };
     var code = text.toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
     if (/^[0-9A-HJKMNP-TV-Z]{8}$/.test(code)) return { kind: "code", code: code };
     return { kind: "bad" };
+  }
+
+  function localDay(offset) {
+    var d = new Date(Date.now() + offset * 86400000), p = function (n) { return (n < 10 ? "0" : "") + n; };
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+  }
+
+  /* ---- ID cards read without a network, kept on this phone to declare on their behalf later ----
+     Nothing can be written on the server for them yet (the assisted declaration needs the trip,
+     confirmed with the traveller), so the card waits here, listed on this screen, for 3 days at most,
+     and only for the staff member who read it (a shared phone shows no one else's). */
+  var CARDS_KEY = "kd.scan.cards", CARD_DAYS = 3;
+  var me = (document.querySelector('meta[name="kd-user"]') || {}).content || "";
+  function allCards() {
+    try {
+      var now = Date.now();
+      return JSON.parse(localStorage.getItem(CARDS_KEY) || "[]").filter(function (c) { return c.t > now - CARD_DAYS * 86400000; });
+    } catch (e) { return []; }
+  }
+  function keptCards() { return allCards().filter(function (c) { return c.owner === me; }); }
+  function saveCards(mine) {
+    var others = allCards().filter(function (c) { return c.owner !== me; });
+    try { localStorage.setItem(CARDS_KEY, JSON.stringify(others.concat(mine))); } catch (e) { /* full or private */ }
+    renderKept();
+  }
+  function keepCard(text, card) {
+    var list = keptCards().filter(function (c) { return c.id !== card.id_number || c.name !== card.full_name; });
+    list.push({ text: text, t: Date.now(), id: card.id_number, name: card.full_name, owner: me });
+    saveCards(list);
+  }
+  function forgetCard(text) {
+    var list = keptCards(), left = list.filter(function (c) { return c.text !== text; });
+    if (left.length !== list.length) saveCards(left);
   }
 
   /* ---- Decisions already taken on this phone (a second scan says so, even offline) ---- */
@@ -270,6 +362,16 @@
     put(card);
   }
 
+  /* An ID card read offline: kept for the assisted declaration, a neutral card says so. */
+  function showKept(what) {
+    keepCard(what.text, what.card);
+    var card = clone("template[data-tpl-kept]"), c = what.card;
+    setField(card, "name", c.full_name);
+    setField(card, "born", (c.birth_date ? c.birth_date.split("-").reverse().join("/") : L("born", { y: c.birth_year }))
+                           + (c.id_number ? " · ••••" + c.id_number.slice(-4) : ""));
+    put(card);
+  }
+
   function showDone(entry) {
     var card = clone("template[data-tpl-done]");
     setField(card, "when", L("already", { t: when(entry.t).slice(0, 5) }));
@@ -279,18 +381,19 @@
 
   /* The server's card (origin, level, symptoms, the instruction it computes), unless the staff
      member already acted on the local one. */
-  function askServer(fields, serial) {
+  function askServer(fields, serial, url) {
     var body = new URLSearchParams(fields);
     body.set("chot", checkpoint);
     var csrf = "";
     try { csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { csrf = ""; }
-    return fetch(box.getAttribute("data-verdict-url"), {
+    return fetch(url || box.getAttribute("data-verdict-url"), {
       method: "POST", body: body, credentials: "same-origin", redirect: "manual",
       headers: { "X-CSRFToken": csrf, "HX-Request": "true" }
     }).then(function (r) {
       if (r.status !== 200 && r.status !== 422) return null;
       return r.text();
     }).then(function (html) {
+      if (html !== null && fields.card) forgetCard(fields.card);  // looked up: it needs no keeping
       if (html === null || serial !== current) return;
       var local = verdictBox.querySelector("[data-local] form");
       if (local && local.hasAttribute("data-outbox-busy")) return;
@@ -302,6 +405,7 @@
       var state = verdictBox.querySelector('[data-f="state"]');
       if (state) state.textContent = L("offline");
       else if (fields.code) showUnknown(fields.code);  // not checked, so not refused
+      else if (fields.card) showKept(classify(fields.card));  // the network is gone: keep the card
     });
   }
 
@@ -310,6 +414,10 @@
     var what = classify(text);
     if (what.kind === "poster") return refuse("poster");
     if (what.kind === "bad") return refuse("malformed");
+    if (what.kind === "card") {
+      if (!navigator.onLine) return showKept(what);
+      return askServer({ card: what.text }, serial, box.getAttribute("data-lookup-url"));
+    }
     if (what.kind === "code") {
       if (!navigator.onLine) return showUnknown(what.code);
       return askServer({ code: what.code }, serial);
@@ -488,6 +596,28 @@
   Array.prototype.forEach.call(switches, function (link) {
     if (wanted && link.getAttribute("data-switch") === wanted && wanted !== checkpoint) useCheckpoint(link);
   });
+
+  /* The cards kept offline, listed under the scan field: each opens its card once online. */
+  var keptBox = box.querySelector("[data-kept]");
+  function renderKept() {
+    if (!keptBox) return;
+    var list = keptCards(), ul = keptBox.querySelector("ul");
+    keptBox.hidden = !list.length;
+    keptBox.querySelector("[data-kept-count]").textContent = String(list.length);
+    ul.textContent = "";
+    list.forEach(function (c) {
+      var li = clone("template[data-tpl-kept-row]");
+      li.querySelector("[data-f=name]").textContent = c.name;
+      li.querySelector("[data-f=when]").textContent = when(c.t);
+      li.querySelector("[data-kept-open]").addEventListener("click", function () {
+        handle(c.text);
+      });
+      li.querySelector("[data-kept-drop]").addEventListener("click", function () { forgetCard(c.text); });
+      ul.appendChild(li);
+    });
+  }
+  window.addEventListener("storage", function (e) { if (e.key === CARDS_KEY) renderKept(); });
+  renderKept();
 
   loadPending();
   setInterval(loadPending, 60000);
