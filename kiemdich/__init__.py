@@ -80,4 +80,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(offline_views.bp)
     app.register_blueprint(scan_views.bp)
     app.register_blueprint(followup_views.bp)
+    from . import notify
+    notify.init_app(app)
     return app
