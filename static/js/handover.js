@@ -19,7 +19,16 @@
       /* the officer closed the sheet: nothing to do */
     });
   });
-  document.addEventListener("htmx:load", function (event) { reveal(event.target); });
+  /* The sheet just opened: bring it into view with its heading focused (screen readers read it). */
+  function present(root) {
+    var sheet = root.id === "handover-sheet" ? root : root.querySelector && root.querySelector("#handover-sheet");
+    if (!sheet) return;
+    sheet.scrollIntoView({ block: "start" });
+    var title = sheet.querySelector("h2");
+    if (title) { title.setAttribute("tabindex", "-1"); title.focus({ preventScroll: true }); }
+  }
+
+  document.addEventListener("htmx:load", function (event) { reveal(event.target); present(event.target); });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { reveal(document); });
   } else {
