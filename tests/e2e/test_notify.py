@@ -91,3 +91,45 @@ def test_a_pushed_message_is_shown_and_opens_the_right_page(page, users, app, li
     urls = _until(page, lambda: (lambda ns: ns if len(ns) == 2 else None)(page.evaluate(
         "() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => n.data.url))")))
     assert sorted(urls) == ["/", "/xa/nguoi-den/ABCD1234"]
+
+
+# The browser's push service cannot be reached from here: PushManager answers as Chrome does once it
+# has (an endpoint and the keys of this browser), the rest is the page, the server and sign-out.
+FAKE_PUSH_MANAGER = """
+(() => {
+  let current = null;
+  const sub = {
+    endpoint: "https://fcm.googleapis.com/fcm/send/e2e-device",
+    toJSON() { return { endpoint: this.endpoint, expirationTime: null,
+                        keys: { p256dh: "B" + "A".repeat(86), auth: "k".repeat(22) } }; },
+    unsubscribe() { current = null; return Promise.resolve(true); },
+  };
+  PushManager.prototype.getSubscription = function () { return Promise.resolve(current); };
+  PushManager.prototype.subscribe = function (options) {
+    window.kdPushOptions = { visible: options.userVisibleOnly, keyLength: options.applicationServerKey.length };
+    current = sub; return Promise.resolve(sub);
+  };
+})();
+"""
+
+
+def test_the_officer_turns_notifications_on_and_signing_out_turns_them_off(page, users, app, live_server):
+    from kiemdich.models import PushSubscription
+
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    page.add_init_script(FAKE_PUSH_MANAGER)
+    sign_in(page)
+    page.get_by_role("button", name="Bật thông báo trên điện thoại này").click()
+    expect(page.get_by_text("Đã bật thông báo")).to_be_visible()
+    expect(page.get_by_role("button", name="Tắt thông báo trên điện thoại này")).to_be_visible()
+    assert page.evaluate("window.kdPushOptions") == {"visible": True, "keyLength": 65}
+    db.session.expire_all()
+    assert [(s.user_id, s.endpoint) for s in db.session.scalars(select(PushSubscription))] == [
+        (users["commune"].id, "https://fcm.googleapis.com/fcm/send/e2e-device")]
+    screenshot(page, "push-on")
+
+    page.get_by_role("button", name="Đăng xuất").click()
+    expect(page).to_have_url(re.compile(r"/dang-nhap"))
+    db.session.expire_all()
+    assert db.session.scalars(select(PushSubscription)).all() == []
+    assert not [e for e in page.console_errors if "Content Security Policy" in e]
