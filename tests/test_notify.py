@@ -201,6 +201,10 @@ def test_a_damaged_subscription_is_refused_and_nothing_stored(app, client, auth,
     browser["keys"]["p256dh"] = "abc"
     response = subscribe(client, auth, "xa1", type("B", (), {"json": lambda self: browser})())
     assert response.status_code == 422 and "không dùng được" in response.get_json()["error"]
+    token = csrf_token(client, "/xa")
+    for junk in ([1, 2], "x", {"endpoint": "javascript:alert(1)", "keys": "k"}, {"endpoint": "https://a/" + "x" * 2000}):
+        response = client.post("/thong-bao/dang-ky", json=junk, headers={"X-CSRFToken": token})
+        assert response.status_code == 422, junk
     assert count(PushSubscription) == 0
     auth.logout()
     assert subscribe(client, auth, "chot1", Browser(service, "y")).status_code == 403  # commune officers only

@@ -25,7 +25,7 @@ class SubscriptionError(ValueError):
 def subscribe(user, data: dict, *, user_agent: str = "") -> PushSubscription:
     """Store (or move to `user`) the browser's subscription, as PushSubscription.toJSON() gives it."""
     endpoint = str(data.get("endpoint") or "")
-    keys = data.get("keys") or {}
+    keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
     p256dh, auth = str(keys.get("p256dh") or ""), str(keys.get("auth") or "")
     if not endpoint.startswith(("https://", "http://")) or len(endpoint) > MAX_ENDPOINT \
             or not 80 <= len(p256dh) <= 200 or not 16 <= len(auth) <= 64:

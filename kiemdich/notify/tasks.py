@@ -10,7 +10,7 @@ they run inside the caller's commit, where its session can take no more SQL.
 import logging
 
 from huey import crontab
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from ..extensions import db
@@ -28,7 +28,9 @@ def red_flagged(arrival) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session):
     flagged = session.info.pop(_KEY, [])
-    for arrival_id in {a.id for a in flagged if a.id is not None}:
+    # The identity map's key, not `a.id`: reading an expired attribute here would emit SQL.
+    ids = {inspect(a).identity[0] for a in flagged if inspect(a).identity}
+    for arrival_id in sorted(ids):
         try:
             red_task(arrival_id)
         except Exception:  # noqa: BLE001  the queue is down: the commit stands, the officer sees it in red

@@ -13,11 +13,16 @@ SESSION_KEY = "kd_push_endpoint"  # this device's subscription, forgotten on sig
 PAGE = 200
 
 
+def _json() -> dict:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
 @bp.post("/thong-bao/dang-ky")
 @role_required("commune")
 def subscribe():
     """Store this browser's push subscription (JSON from PushSubscription.toJSON())."""
-    data = request.get_json(silent=True) or {}
+    data = _json()
     try:
         sub = ops.subscribe(current_user, data, user_agent=request.user_agent.string)
     except ops.SubscriptionError as err:
@@ -31,7 +36,7 @@ def subscribe():
 @bp.post("/thong-bao/huy")
 @role_required("commune")
 def unsubscribe():
-    data = request.get_json(silent=True) or {}
+    data = _json()
     ops.unsubscribe(current_user, str(data.get("endpoint") or session.get(SESSION_KEY) or ""))
     db.session.commit()
     session.pop(SESSION_KEY, None)
