@@ -287,3 +287,28 @@ def test_a_misnamed_gateway_is_a_clear_error(app):
     app.config["KIEMDICH_SMS_GATEWAY"] = "kiemdich.nowhere.Provider"
     with pytest.raises(ValueError, match="KIEMDICH_SMS_GATEWAY"):
         sms.load_gateway()
+
+
+def test_the_red_push_is_a_queue_job_enqueued_only_once_committed(app, client, auth, users, service, tmp_path):
+    """Outside immediate mode: the web request only enqueues; a worker executing the job sends."""
+    from kiemdich import tasks as queue
+    from kiemdich.followup import operations as ops
+
+    phone = Browser(service, "xa1")
+    subscribe(client, auth, "xa1", phone)
+    arrival = ArrivalFactory(status="monitoring")
+    db.session.commit()
+    queue.use_sqlite_file(tmp_path / "huey.db")
+    try:
+        ops.record_check(arrival, ops.CheckInput(temperature="39.5", source="phone"), client_uuid=None)
+        assert queue.huey.pending_count() == 0  # not yet committed: nothing enqueued
+        db.session.rollback()
+        assert queue.huey.pending_count() == 0  # rolled back: never
+        ops.record_check(arrival, ops.CheckInput(temperature="39.5", source="phone"), client_uuid=None)
+        db.session.commit()
+        [job] = queue.huey.pending()
+        assert job.name.endswith("red_task") and job.args == (arrival.id,) and service.received == []
+        queue.huey.execute(queue.huey.dequeue())
+        assert phone.decrypt(service.received[0][2])["url"] == f"/xa/nguoi-den/{arrival.declaration.code}"
+    finally:
+        queue.huey.immediate = True
