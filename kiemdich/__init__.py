@@ -86,4 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .ops.health import set_queue_heartbeat
     from .tasks import consumer_last_seen
     set_queue_heartbeat(app, consumer_last_seen)  # /readyz: is the queue's consumer alive?
+
+    from . import notify
+    notify.init_app(app)
     return app

@@ -101,3 +101,8 @@ class Config:
     KIEMDICH_EXPORT_JOB_ROWS = int(os.environ.get("KIEMDICH_EXPORT_JOB_ROWS", "5000"))
     # Days after the end of monitoring before the daily task de-identifies (unset: never).
     KIEMDICH_RETENTION_DAYS = os.environ.get("KIEMDICH_RETENTION_DAYS")
+    # Notifications (kiemdich/notify): the VAPID key of Web Push (created in instance/ on first
+    # start), the contact push services may write to, and the class that sends SMS reminders.
+    KIEMDICH_VAPID_KEY_FILE = os.environ.get("KIEMDICH_VAPID_KEY_FILE")
+    KIEMDICH_PUSH_CONTACT = os.environ.get("KIEMDICH_PUSH_CONTACT")
+    KIEMDICH_SMS_GATEWAY = os.environ.get("KIEMDICH_SMS_GATEWAY")

@@ -165,3 +165,8 @@ def export_task(export_id: str) -> None:
 
     with job_app().app_context():
         jobs.run(export_id)
+
+
+# ---------------------------------------------------------------- notifications (push, SMS)
+
+from .notify import tasks as _notify_tasks  # noqa: E402,F401  registers them with this consumer

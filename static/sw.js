@@ -240,3 +240,26 @@ self.addEventListener("sync", function (event) {
     if (report.retry) throw new Error("network still down; the browser retries later");
   }));
 });
+
+/* Web Push (kiemdich/notify): the server sends {title, body, url, tag}, encrypted for this browser.
+   Show it; a tap opens (or focuses) the page it names. Only same-origin paths are opened. */
+self.addEventListener("push", function (event) {
+  var data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data.text() }; }
+  var url = typeof data.url === "string" && data.url.charAt(0) === "/" && data.url.charAt(1) !== "/" ? data.url : "/";
+  event.waitUntil(self.registration.showNotification(data.title || "kiemdich", {
+    body: data.body || "", tag: data.tag || undefined, data: { url: url },
+    icon: "/static/icons/icon-192.png", badge: "/static/icons/icon-192.png"
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin).href;
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (list) {
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].url === target && "focus" in list[i]) return list[i].focus();
+    }
+    return self.clients.openWindow(target);
+  }));
+});

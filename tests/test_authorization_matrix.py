@@ -309,6 +309,10 @@ MATRIX: dict[str, list[Probe]] = {
     "followup.change": _arrival_pages("/close", "POST", 422)
     + [P("POST", "/xa/nguoi-den/{decl_in.code}/nope", only(commune=NOT_FOUND))],
     "followup.today": [P("GET", "/xa/hom-nay", only(commune=200))],
+    "followup.handover": _arrival_pages("/duong-dan", "POST", 200),
+    "notify.subscribe": [P("POST", "/thong-bao/dang-ky", only(commune=422))],  # no subscription sent
+    "notify.unsubscribe": [P("POST", "/thong-bao/huy", only(commune=200))],
+    "notify.messages": [P("GET", "/quan-tri/tin-nhan", only(admin=200))],
     "followup.station": [P("GET", "/xa/tram", only(commune=200)),
                          P("GET", "/xa/tram?commune=25417", only(commune=FORBIDDEN)),
                          P("POST", "/xa/tram", only(commune=200), data={"phone": "0271 3879 123"}),

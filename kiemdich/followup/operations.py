@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import AdminUnit, Arrival, ArrivalEvent, HealthCheck, Setting
 from ..models.followup import CHECK_SOURCES, MEASURES, TEST_RESULTS
 from ..models.travel import SYMPTOMS
+from ..notify.tasks import red_flagged
 from ..rules.plan import Plan, plan_for_declaration
 from . import lists, schedule
 
@@ -310,6 +311,7 @@ def _apply_flag(arrival: Arrival, check: HealthCheck, user) -> None:
     red = schedule.is_red(check.symptoms, check.temperature, check.spo2, check.test_result)
     if red and not arrival.flagged:
         arrival.flagged = True
+        red_flagged(arrival)  # the commune's officers get a push once this is committed
         _event(arrival, "flagged", user=user, data={"check_id": check.id, "symptoms": check.symptoms,
                                                     "temperature": str(check.temperature or ""),
                                                     "spo2": check.spo2})

@@ -20,7 +20,7 @@ from ..models import AdminUnit, Arrival, ArrivalEvent, Declaration, HealthCheck,
 from ..offline.views import SHELL, offline_page
 from ..traveller.status import link_expired
 from ..web import page_or_fragment
-from . import forms, lists, operations as ops, schedule
+from . import forms, handover as handover_ops, lists, operations as ops, schedule
 
 bp = Blueprint("followup", __name__)
 
@@ -30,6 +30,7 @@ if "homes.commune" not in SHELL.setdefault("commune", []):
     SHELL["commune"].append("homes.commune")
 
 SELF_MAX_AGE = timedelta(hours=48)  # a returnee's offline declaration counts for the day it was made
+HANDOVER_STATUSES = ("expected", "arrived", "monitoring", "ended_unchecked")
 REASON_ACTIONS = ("close", "extend", "lost_contact", "left_province", "referred", "resume", "transfer", "plan")
 
 
@@ -160,6 +161,22 @@ def detail(code: str):
     """One person: plan, day X of N, confirmation, daily check, outcomes and history."""
     arrival = _arrival(code)
     return page_or_fragment("followup/detail.html", "followup/_detail.html", **_detail_context(arrival))
+
+
+@bp.post("/xa/nguoi-den/<code>/duong-dan")
+@role_required("commune")
+def handover(code: str):
+    """The hand-over sheet of the person's status link (SMS, share sheet, QR); audited."""
+    arrival = _arrival(code)
+    if arrival.declaration.deidentified_at is not None or arrival.status not in HANDOVER_STATUSES:
+        refused = _("The follow-up of this person has ended.")
+        return _reason_header(current_app.make_response((page_or_fragment(
+            "followup/handover.html", "followup/_handover.html", arrival=arrival, decl=arrival.declaration,
+            refused=refused), 422)), refused)
+    sheet = handover_ops.hand_over(arrival, current_user, commune=arrival.commune.name if arrival.commune else "")
+    db.session.commit()
+    return page_or_fragment("followup/handover.html", "followup/_handover.html", arrival=arrival,
+                            decl=arrival.declaration, **sheet)
 
 
 def _after(arrival: Arrival, form_name: str, action, done: str):

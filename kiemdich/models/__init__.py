@@ -4,6 +4,7 @@ from .audit import AuditEvent
 from .checkpoints import Checkpoint, RetiredCheckpointCode
 from .followup import Arrival, ArrivalEvent, HealthCheck
 from .imports import ImportBatch, ImportJob, ImportProfile, ImportRow
+from .notify import PushSubscription, SmsMessage
 from .rules import Instruction, MonitoringRule
 from .settings import PrivacyNotice, Setting
 from .travel import Declaration, Passage
@@ -13,5 +14,5 @@ __all__ = [
     "AdminUnit", "AreaLevel", "AuditEvent", "Checkpoint", "RetiredCheckpointCode", "Arrival",
     "ArrivalEvent", "HealthCheck", "ImportBatch", "ImportJob", "ImportProfile", "ImportRow", "Instruction",
     "MonitoringRule", "PrivacyNotice", "Setting", "Declaration", "Passage", "User", "UserArea",
-    "UserCheckpoint", "UserSession", "SignInFailure",
+    "UserCheckpoint", "UserSession", "SignInFailure", "PushSubscription", "SmsMessage",
 ]
