@@ -312,3 +312,21 @@ def test_the_red_push_is_a_queue_job_enqueued_only_once_committed(app, client, a
         assert phone.decrypt(service.received[0][2])["url"] == f"/xa/nguoi-den/{arrival.declaration.code}"
     finally:
         queue.huey.immediate = True
+
+
+def test_symptoms_declared_at_the_border_push_when_the_arrival_is_routed(app, client, auth, users, service):
+    from kiemdich.followup.operations import route_arrival
+    from tests.factories import DeclarationFactory
+
+    phone = Browser(service, "xa1")
+    subscribe(client, auth, "xa1", phone)
+    calm = DeclarationFactory(dest_commune_code="25210", symptoms=[])
+    feverish = DeclarationFactory(dest_commune_code="25210", symptoms=["sot", "ho"])
+    route_arrival(calm)
+    db.session.commit()
+    assert service.received == []  # routed without symptoms: nobody is woken up
+    arrival = route_arrival(feverish)
+    assert service.received == []  # nothing before the commit
+    db.session.commit()
+    assert arrival.flagged and len(service.received) == 1
+    assert phone.decrypt(service.received[0][2])["url"] == f"/xa/nguoi-den/{feverish.code}"

@@ -67,6 +67,7 @@ def route_arrival(declaration, *, passage=None, commune_code: str | None = None,
     signs = border_signs(declaration, passage)
     if signs is not None:
         arrival.flagged = True
+        red_flagged(arrival)  # the commune's officers get a push once this is committed
         db.session.add(ArrivalEvent(arrival=arrival, at=at, user_id=getattr(user, "id", None), action="flagged",
                                     from_status="expected", to_status="expected", reason=BORDER_REASON,
                                     data=signs))
