@@ -29,9 +29,21 @@ def find(keys: dict) -> Person | None:
         if person is not None:
             return person
     if _has_triple(keys):
-        return db.session.scalar(select(Person).where(
+        person = db.session.scalar(select(Person).where(
             Person.name_folded == keys["name_folded"], Person.birth_year == keys["birth_year"],
             Person.phone == keys["phone"]))
+        if person is not None:
+            return person
+    # A person keeps the keys of their first declaration: a later one may have brought another
+    # phone (or ID number) that this declaration shares.
+    for condition in ([Declaration.id_number == keys["id_number"]] if keys["id_number"] else [],
+                      [Declaration.search_name == keys["name_folded"], Declaration.birth_year == keys["birth_year"],
+                       Declaration.phone == keys["phone"]] if _has_triple(keys) else []):
+        if condition:
+            person_id = db.session.scalar(select(Declaration.person_id).where(
+                *condition, Declaration.person_id.is_not(None)).limit(1))
+            if person_id is not None:
+                return db.session.get(Person, person_id)
     return None
 
 
@@ -122,6 +134,16 @@ def _link_chunk(keys: dict[int, dict]) -> dict[int, int]:
                 select(Person.id, Person.name_folded, Person.birth_year, Person.phone)
                 .where(Person.name_folded.in_(names[n:n + 1000]))):
             by_triple[(name, year, phone)] = pid
+    # Keys brought by later declarations of a person (see find): one more query each.
+    for n in range(0, len(numbers), 1000):
+        for number, pid in db.session.execute(select(Declaration.id_number, Declaration.person_id).where(
+                Declaration.id_number.in_(numbers[n:n + 1000]), Declaration.person_id.is_not(None))):
+            by_id.setdefault(number, pid)
+    for n in range(0, len(names), 1000):
+        for name, year, phone, pid in db.session.execute(
+                select(Declaration.search_name, Declaration.birth_year, Declaration.phone, Declaration.person_id)
+                .where(Declaration.search_name.in_(names[n:n + 1000]), Declaration.person_id.is_not(None))):
+            by_triple.setdefault((name, year, phone), pid)
     linked, new, pending = {}, [], {}
     for decl_id, k in keys.items():
         found = by_id.get(k["id_number"]) if k["id_number"] else None
@@ -178,3 +200,16 @@ def declarations_of(decl_ids) -> list[int]:
     persons = select(Declaration.person_id).where(Declaration.id.in_(ids), Declaration.person_id.is_not(None))
     return list(db.session.scalars(select(Declaration.id).where(
         or_(Declaration.id.in_(ids), Declaration.person_id.in_(persons)))))
+
+
+def trips(arrival: Arrival) -> list[dict]:
+    """Every trip of the arrival's person, oldest first, for the officer's page: whether it is
+    followed in this arrival, in another one (its history) or was not routed. Two queries."""
+    decl = arrival.declaration
+    if decl.person_id is None:
+        return []
+    rows = db.session.execute(select(Declaration).where(Declaration.person_id == decl.person_id)
+                              .order_by(Declaration.created_at, Declaration.id)).scalars().all()
+    here = {arrival.declaration_id} | set(db.session.scalars(
+        select(ArrivalTrip.declaration_id).where(ArrivalTrip.arrival_id == arrival.id)))
+    return [{"decl": d, "here": d.id in here} for d in rows]

@@ -57,11 +57,11 @@ def route_arrival(declaration, *, passage=None, commune_code: str | None = None,
     if not in_home_province(commune_code):
         return None
     at = at or clock.utcnow()
-    person = persons.link(declaration)
-    persons.lock(person.id)
-    current = persons.open_arrival(person.id)
-    if current is not None:
-        return add_trip(current, declaration, passage=passage, commune_code=commune_code, user=user, at=at)
+    if declaration.person_id is not None:  # linked when created (form, khai hộ, import, migration)
+        persons.lock(declaration.person_id)
+        current = persons.open_arrival(declaration.person_id)
+        if current is not None:
+            return add_trip(current, declaration, passage=passage, commune_code=commune_code, user=user, at=at)
     plan = plan or plan_for_declaration(declaration, clock.today(at))
     arrival = Arrival(declaration=declaration, passage=passage,
                       commune_code=commune_code, status="expected", expected_at=at, created_at=at)

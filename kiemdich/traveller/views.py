@@ -3,7 +3,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import clock, settings, tokens
+from .. import clock, persons, settings, tokens
 from ..areas import operations as areas
 from ..codes import clean_code
 from ..declarations import operations as declarations
@@ -19,7 +19,7 @@ bp = Blueprint("traveller", __name__)
 
 
 def _latest_arrival(decl: Declaration) -> Arrival | None:
-    return db.session.scalar(select(Arrival).where(Arrival.declaration_id == decl.id)
+    return db.session.scalar(select(Arrival).where(persons.follows(decl.id))
                              .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
 
 

@@ -84,8 +84,9 @@ def link_existing(conn) -> int:
             index = len(persons)
             persons.append({"id_number": id_number, "name_folded": name, "birth_year": year, "phone": phone})
             members.append([])
-            if triple is not None:
-                by_triple[triple] = index
+        # Every declaration's keys name the person (as kiemdich/persons.find reads them).
+        if triple is not None:
+            by_triple.setdefault(triple, index)
         if id_number and id_number not in by_id and not persons[index]["id_number"]:
             persons[index]["id_number"] = id_number  # a person first seen without one
         if id_number:
