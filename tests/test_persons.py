@@ -151,23 +151,37 @@ def test_a_data_subject_request_finds_every_declaration_of_the_person(client, au
         privacy.erase([second], "Yêu cầu của người dân", users["admin"])
 
 
-def test_imported_rows_of_a_person_under_monitoring_are_linked_as_trips(app, users):
-    from kiemdich.imports.followed import link_followed  # noqa: F401  (the import path's own step)
-    from kiemdich import persons
+def test_an_imported_list_links_rows_of_people_already_followed_or_listed_twice(app, users):
+    from tests.test_imports import imported, person, xlsx
 
     first = declare()
     through_checkpoint(users["checkpoint"], first)
-    # What an import chunk writes: declarations by core INSERT, then one set-based link.
-    imported = DeclarationFactory(full_name="Lê Văn Tám", id_number="079080001234", phone="0987654321",
-                                  birth_year=1980)
-    stranger = DeclarationFactory(full_name="Hồ Văn Mới", id_number="079070007777", phone="0977000777",
-                                  birth_year=1970)
-    twice = DeclarationFactory(full_name="Hồ Văn Mới", id_number="079070007777", phone="0977000777",
-                               birth_year=1970)
-    people = persons.link_many([imported.id, stranger.id, twice.id])
-    assert people[imported.id] == first.person_id
-    assert people[stranger.id] == people[twice.id] != first.person_id
-    assert db.session.scalar(select(func.count()).select_from(Person)) == 2
+    checkpoint = users["checkpoint"].checkpoints[0].checkpoint
+    rows = [person(1, name="Lê Văn Tám", id_number="079080001234", phone="0987654321"),  # followed already
+            person(2), person(2, when=clock.today().strftime("%d/%m/%Y 11:00")),  # twice in the list
+            person(3)]
+    batch = imported(xlsx(rows), users["supervisor"], checkpoint)
+    assert batch.counts["new"] == 4
+    followed, twice, once = arrivals()
+    assert (followed.declaration_id, followed.trip_count) == (first.id, 2)
+    assert (twice.trip_count, once.trip_count) == (2, 1)
+    # The list's destination (Xã Nghĩa Trung) is not where the person is followed: said on the page.
+    trip = db.session.scalar(select(ArrivalTrip).where(ArrivalTrip.arrival_id == followed.id))
+    assert trip.commune_code == "25417" and followed.commune_code == "25210"
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 3
+    assert db.session.scalar(select(func.count()).select_from(Declaration).where(Declaration.person_id.is_(None))) == 0
+
+
+def test_erasing_every_declaration_of_a_person_blanks_the_persons_keys(app, users):
+    first = declare()
+    second = declare(phone="0911222333")
+    privacy.erase([first], "Yêu cầu của người dân", users["admin"])
+    db.session.expire_all()
+    assert db.session.get(Person, first.person_id).id_number == "079080001234"  # the later trip still names them
+    privacy.erase([db.session.get(Declaration, second.id)], "Yêu cầu của người dân", users["admin"])
+    db.session.expire_all()
+    person = db.session.get(Person, first.person_id)
+    assert (person.id_number, person.name_folded, person.phone) == ("", "", "")
 
 
 def _migration():
