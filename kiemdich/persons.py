@@ -5,7 +5,7 @@ name (folded as text.fold does: no case, no diacritics), birth year and phone. E
 points to its Person (declaration.person_id); routing a trip of a person whose arrival is still
 open links the trip into that arrival (followup.operations.add_trip) instead of a second row.
 """
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
@@ -95,8 +95,8 @@ def link(decl: Declaration) -> Person:
 
 
 def link_many(decl_ids: list[int]) -> dict[int, int]:
-    """Link freshly inserted declarations (an import chunk) to their persons, set-based: two
-    SELECTs, one INSERT of the new persons, one UPDATE per person group. Rows of the same person
+    """Link freshly inserted declarations (an import chunk) to their persons, set-based: four
+    SELECTs, one INSERT of the new persons, one executemany UPDATE. Rows of the same person
     within the chunk share one person. Returns declaration id -> person id."""
     if not decl_ids:
         return {}
@@ -109,12 +109,9 @@ def link_many(decl_ids: list[int]) -> dict[int, int]:
             linked = _link_chunk(keys)
     except IntegrityError:  # another transaction created one of these persons meanwhile: row by row
         linked = {decl_id: person_for(k).id for decl_id, k in keys.items()}
-    by_person: dict[int, list[int]] = {}
-    for decl_id, person_id in linked.items():
-        by_person.setdefault(person_id, []).append(decl_id)
-    for person_id, ids in by_person.items():
-        db.session.execute(update(Declaration).where(Declaration.id.in_(ids)).values(person_id=person_id)
-                           .execution_options(synchronize_session=False))
+    table = Declaration.__table__
+    db.session.execute(update(table).where(table.c.id == bindparam("decl_id")).values(person_id=bindparam("pid")),
+                       [{"decl_id": d, "pid": p} for d, p in linked.items()])  # one executemany
     return linked
 
 
