@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, clock, settings, tokens
+from .. import audit, clock, persons, settings, tokens
 from ..codes import clean_code, new_code
 from ..extensions import db
 from ..models import Checkpoint, Declaration, Passage, PrivacyNotice, RetiredCheckpointCode
@@ -71,6 +71,7 @@ def create_declaration(values: dict, *, nonce: str | None = None, checkpoint: Ch
             if existing.id_number != values["id_number"]:
                 raise StaleForm(token_id)
             return existing, False
+        persons.link(decl)  # the same person as an earlier declaration, or a new one
         if staff is not None:
             audit.record("declaration.create_on_behalf", decl, user=staff,
                          area_code=decl.dest_commune_code, detail=decl.code)

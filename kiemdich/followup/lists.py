@@ -122,6 +122,7 @@ class Row:
     expected_at: datetime | None
     checked_today: bool
     progress: schedule.Progress
+    trips: int = 1  # the arrival's trip_count: later trips of the same person linked into it
 
 
 @dataclass
@@ -162,7 +163,7 @@ def page(codes, key: str, today: date, now: datetime, q: str = "", number: int =
     rows = [Row(code=d.code, name=d.full_name, phone=d.phone, street=d.dest_street, status=a.status,
                 flagged=a.flagged, overdue=schedule.overdue(a.status, a.expected_at, now), expected_at=a.expected_at,
                 checked_today=a.id in checked,
-                progress=schedule.progress(a, today, checked_today=a.id in checked))
+                progress=schedule.progress(a, today, checked_today=a.id in checked), trips=a.trip_count or 1)
             for a, d in chunk]
     return Page(key, rows, number, has_next, q)
 

@@ -14,9 +14,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import audit, clock
+from .. import audit, clock, persons
 from ..extensions import db
-from ..models import AdminUnit, Arrival, ArrivalEvent, HealthCheck, Setting
+from ..models import AdminUnit, Arrival, ArrivalEvent, ArrivalTrip, HealthCheck, Setting
 from ..models.followup import CHECK_SOURCES, MEASURES, TEST_RESULTS
 from ..models.travel import SYMPTOMS
 from ..notify.tasks import red_flagged
@@ -51,11 +51,18 @@ def route_arrival(declaration, *, passage=None, commune_code: str | None = None,
     Used on passage at a checkpoint and on import, inside the caller's transaction. Returns None
     (nothing routed) when the destination lies outside the province: that trip is transit.
     The plan is computed from the rules in force on the arrival date unless given.
+    A trip of a person whose arrival is still open is linked into that arrival (add_trip): one
+    person, one follow-up, one row in the commune's lists.
     """
     commune_code = commune_code or declaration.dest_commune_code
     if not in_home_province(commune_code):
         return None
     at = at or clock.utcnow()
+    if declaration.person_id is not None:  # linked when created (form, khai hộ, import, migration)
+        persons.lock(declaration.person_id)
+        current = persons.open_arrival(declaration.person_id)
+        if current is not None:
+            return add_trip(current, declaration, passage=passage, commune_code=commune_code, user=user, at=at)
     plan = plan or plan_for_declaration(declaration, clock.today(at))
     arrival = Arrival(declaration=declaration, passage=passage,
                       commune_code=commune_code, status="expected", expected_at=at, created_at=at)
@@ -71,6 +78,26 @@ def route_arrival(declaration, *, passage=None, commune_code: str | None = None,
         db.session.add(ArrivalEvent(arrival=arrival, at=at, user_id=getattr(user, "id", None), action="flagged",
                                     from_status="expected", to_status="expected", reason=BORDER_REASON,
                                     data=signs))
+    return arrival
+
+
+def add_trip(arrival: Arrival, declaration, *, passage=None, commune_code: str | None = None, user=None,
+             at=None) -> Arrival:
+    """Link another trip of the same person into their open arrival: the officer sees one person
+    with both trips (its history says so, and when the trip was going to another commune). The
+    plan is not changed silently; symptoms declared for the new trip make the arrival red."""
+    lock_arrival(arrival)
+    at = at or clock.utcnow()
+    db.session.add(ArrivalTrip(arrival_id=arrival.id, declaration_id=declaration.id,
+                               passage_id=getattr(passage, "id", None), commune_code=commune_code, created_at=at))
+    arrival.trip_count = (arrival.trip_count or 1) + 1
+    _event(arrival, "trip_linked", user=user, at=at,
+           data={"declaration": declaration.code, "commune": commune_code,
+                 "other_commune": bool(commune_code and commune_code != arrival.commune_code)})
+    signs = border_signs(declaration, passage)
+    if signs is not None and not arrival.flagged:
+        arrival.flagged = True
+        _event(arrival, "flagged", user=user, at=at, reason=BORDER_REASON, data=signs)
     return arrival
 
 
@@ -448,7 +475,7 @@ def transfer(arrival: Arrival, to_code: str, reason: str, *, user) -> Arrival:
                   test_days=list(arrival.test_days or []), needs_approval=arrival.needs_approval,
                   rule_id=arrival.rule_id, rule_version=arrival.rule_version,
                   instruction_code=arrival.instruction_code, flagged=arrival.flagged,
-                  expected_at=now, created_at=now)
+                  trip_count=arrival.trip_count, expected_at=now, created_at=now)
     db.session.add(new)
     db.session.flush()
     before = arrival.status

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from .. import clock, settings, tokens
+from .. import clock, persons, settings, tokens
 from ..accounts.auth import role_required
 from ..accounts.scope import commune_codes, commune_codes_select
 from ..areas import operations as areas
@@ -142,12 +142,14 @@ def _detail_context(arrival: Arrival, **extra) -> dict:
         if uid is not None:
             people[uid] = full_name or username
     passage = arrival.passage
-    return {"arrival": arrival, "decl": decl, "progress": progress, "checks": checks, "events": events,
+    trips = persons.trips(arrival)
+    return {"arrival": arrival, "decl": decl, "trips": trips if len(trips) > 1 else [], "progress": progress, "checks": checks, "events": events,
             "earlier": earlier, "earlier_checks": earlier_checks, "people": people, "passage": passage,
             "today": today, "checked_today": checked_today, "commune": areas.label(arrival.commune),
             "units": {u.code: u.name for u in areas.units_by_code(
                 [e.data.get("to") for e in events if e.data] + [e.data.get("from") for e in events if e.data]
-                + [a.commune_code for a in earlier] + [decl.origin_province_code, arrival.commune_code]).values()},
+                + [a.commune_code for a in earlier] + [decl.origin_province_code, arrival.commune_code]
+                + [t["decl"].origin_province_code for t in trips] + [t["decl"].dest_commune_code for t in trips]).values()},
             "symptom_choices": forms.SYMPTOM_CHOICES, "sources": forms.OFFICER_SOURCES,
             "symptom_labels": SYMPTOM_LABELS, "sexes": dict(SEX_CHOICES), "vehicles": VEHICLE_LABELS,
             "is_red": schedule.is_red, "values": MultiDict(), "error": None, "error_form": None,
@@ -297,7 +299,7 @@ def settle_command():
 # Returnee, from the personal status link --------------------------------------------------------
 
 def latest_arrival(decl: Declaration) -> Arrival | None:
-    return db.session.scalar(select(Arrival).where(Arrival.declaration_id == decl.id)
+    return db.session.scalar(select(Arrival).where(persons.follows(decl.id))
                              .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
 
 

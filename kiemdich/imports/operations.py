@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta, timezone
 from flask import current_app
 from sqlalchemy import func, insert, or_, select, update
 
-from .. import audit, clock
+from .. import audit, clock, persons
 from ..accounts.scope import commune_codes
 from ..clock import LOCAL, utcnow
 from ..codes import new_code
@@ -24,6 +24,7 @@ from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration,
 from ..text import fold, nfc, normalise_phone
 from . import values
 from .addresses import Resolver, below_commune
+from .followed import link_followed
 from .header import FIELDS, IGNORE, Header, find_header
 from .reader import FileProblem, Table, has_formulas, read_table
 
@@ -508,6 +509,7 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
                        symptoms=[])
             declarations.append(rec)
         decl_ids = _insert_keyed(Declaration, declarations, "import_row_id")
+        people = persons.link_many(decl_ids)  # one person, one follow-up (imports/followed.py)
         passages = [{"declaration_id": d, "checkpoint_id": p.checkpoint_id, "user_id": user_id, "kind": "import",
                      "decision": p.decision, "instruction_code": p.instruction, "transit": p.transit,
                      "client_uuid": str(uuid.uuid4()), "client_ts": p.moment, "server_ts": p.moment,
@@ -515,6 +517,7 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
         passage_ids = _insert_keyed(Passage, passages, "client_uuid")
         routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
                   if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse"]
+        routed = link_followed(routed, people, user_id=user_id, reason=f"import:{batch.id}")
         # Plans start on the passage date (p.plan, from analyse), so an old passage counts its days right.
         arrival_ids = route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, p.plan)
                                       for p, d, ps in routed], user_id=user_id, reason=f"import:{batch.id}")

@@ -2,17 +2,17 @@
 from .areas import AdminUnit, AreaLevel
 from .audit import AuditEvent
 from .checkpoints import Checkpoint, RetiredCheckpointCode
-from .followup import Arrival, ArrivalEvent, HealthCheck
+from .followup import Arrival, ArrivalEvent, ArrivalTrip, HealthCheck
 from .imports import ImportBatch, ImportJob, ImportProfile, ImportRow
 from .notify import PushSubscription, SmsMessage
 from .rules import Instruction, MonitoringRule
 from .settings import PrivacyNotice, Setting
-from .travel import Declaration, Passage
+from .travel import Declaration, Passage, Person
 from .users import SignInFailure, User, UserArea, UserCheckpoint, UserSession
 
 __all__ = [
     "AdminUnit", "AreaLevel", "AuditEvent", "Checkpoint", "RetiredCheckpointCode", "Arrival",
-    "ArrivalEvent", "HealthCheck", "ImportBatch", "ImportJob", "ImportProfile", "ImportRow", "Instruction",
-    "MonitoringRule", "PrivacyNotice", "Setting", "Declaration", "Passage", "User", "UserArea",
-    "UserCheckpoint", "UserSession", "SignInFailure", "PushSubscription", "SmsMessage",
+    "ArrivalEvent", "ArrivalTrip", "HealthCheck", "ImportBatch", "ImportJob", "ImportProfile", "ImportRow",
+    "Instruction", "MonitoringRule", "PrivacyNotice", "Setting", "Declaration", "Passage", "Person", "User",
+    "UserArea", "UserCheckpoint", "UserSession", "SignInFailure", "PushSubscription", "SmsMessage",
 ]

@@ -50,6 +50,7 @@ class Arrival(db.Model):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # symptoms: shown first, in red
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     referred_facility: Mapped[str] = mapped_column(String(160), default="")
+    trip_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # 1 + its ArrivalTrip rows
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -66,6 +67,23 @@ class Arrival(db.Model):
 
     def __repr__(self) -> str:
         return f"<Arrival {self.id} {self.status}>"
+
+
+class ArrivalTrip(db.Model):
+    """A later trip of the same person linked into an arrival still followed (one person, one
+    follow-up): its declaration and passage, instead of a second arrival. The arrival's first trip
+    is its own declaration_id/passage_id."""
+
+    __tablename__ = "arrival_trip"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arrival_id: Mapped[int] = mapped_column(ForeignKey("arrival.id"), index=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declaration.id"), index=True)
+    passage_id: Mapped[int | None] = mapped_column(ForeignKey("passage.id"))
+    commune_code: Mapped[str | None] = mapped_column(ForeignKey("admin_unit.code"))  # where this trip was going
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    declaration: Mapped["Declaration"] = relationship()  # noqa: F821
 
 
 class ArrivalEvent(db.Model):

@@ -1,7 +1,7 @@
 """A traveller's declaration of one trip, and each time it is seen at a checkpoint."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -17,6 +17,34 @@ SYMPTOMS = (
 SOURCES = ("web", "staff", "import")
 DECISIONS = ("allow", "refuse", "quarantine")
 CHECKPOINT_TESTS = ("none", "rapid", "pcr_pooled", "pcr_single")
+
+
+class Person(db.Model):
+    """One traveller across their declarations (one person, one follow-up).
+
+    A declaration is the same person as an earlier one with the same ID number, or else with the
+    same folded name, birth year and phone (kiemdich/persons.py). The keys are those of the first
+    declaration, completed by later ones; blanked when all its declarations are de-identified.
+    The partial unique indexes make two simultaneous first declarations meet on one row."""
+
+    __tablename__ = "person"
+    __table_args__ = (
+        Index("uq_person_id_number", "id_number", unique=True,
+              sqlite_where=text("id_number <> ''"), postgresql_where=text("id_number <> ''")),
+        Index("uq_person_name_year_phone", "name_folded", "birth_year", "phone", unique=True,
+              sqlite_where=text("name_folded <> '' AND phone <> '' AND birth_year IS NOT NULL"),
+              postgresql_where=text("name_folded <> '' AND phone <> '' AND birth_year IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(20), default="")
+    name_folded: Mapped[str] = mapped_column(String(120), default="")
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str] = mapped_column(String(15), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Person {self.id}>"
 
 
 class Declaration(db.Model):
@@ -72,6 +100,7 @@ class Declaration(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime)  # passage at a checkpoint only
     deidentified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
 
     checkpoint: Mapped["Checkpoint | None"] = relationship()  # noqa: F821
     dest_commune: Mapped["AdminUnit | None"] = relationship(foreign_keys=[dest_commune_code])  # noqa: F821

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, update
 
-from .. import audit
+from .. import audit, persons
 from ..accounts.scope import commune_codes
 from ..clock import utcnow
 from ..extensions import db
-from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, HealthCheck, ImportBatch, ImportRow,
-                      Passage, PrivacyNotice)
+from ..models import (AdminUnit, Arrival, ArrivalEvent, ArrivalTrip, Checkpoint, Declaration, HealthCheck, ImportBatch,
+                      ImportRow, Passage, Person, PrivacyNotice)
 from ..text import fold, normalise_phone
 from ..traveller.status import ACTIVE
 
@@ -78,6 +78,11 @@ def _deidentify(where, now: datetime) -> int:
         ImportRow.declaration_id.in_(done),
         ImportRow.id.in_(select(Declaration.import_row_id).where(Declaration.deidentified_at == now))))
         .values(data={}).execution_options(synchronize_session=False))
+    # The person's keys name them too: blanked once none of their declarations keeps its data.
+    kept = select(Declaration.person_id).where(Declaration.deidentified_at.is_(None), Declaration.person_id.is_not(None))
+    db.session.execute(update(Person).where(Person.id.in_(select(Declaration.person_id).where(
+        Declaration.deidentified_at == now)), ~Person.id.in_(kept))
+        .values(id_number="", name_folded="", phone="").execution_options(synchronize_session=False))
     db.session.expire_all()
     return result.rowcount
 
@@ -89,10 +94,12 @@ def retention_cutoff(days: int, now: datetime) -> datetime:
 def due_for_retention(cutoff: datetime):
     """Declarations whose monitoring ended before `cutoff`: every arrival closed (not expected, arrived,
     monitoring or ended without final check) before it, or, never routed, whose trip window ended before it."""
+    # A later trip linked into a person's arrival (ArrivalTrip) is followed there like the first one.
+    followed = or_(Arrival.declaration_id == Declaration.id, exists().where(
+        ArrivalTrip.arrival_id == Arrival.id, ArrivalTrip.declaration_id == Declaration.id))
     open_or_recent = exists().where(
-        Arrival.declaration_id == Declaration.id,
-        or_(Arrival.status.in_(ACTIVE), func.coalesce(Arrival.ended_at, Arrival.updated_at) >= cutoff))
-    routed = exists().where(Arrival.declaration_id == Declaration.id)
+        followed, or_(Arrival.status.in_(ACTIVE), func.coalesce(Arrival.ended_at, Arrival.updated_at) >= cutoff))
+    routed = exists().where(followed)
     # An imported row still waiting in triage for its commune is pending work, not old data.
     pending = exists().where(ImportRow.id == Declaration.import_row_id, ImportRow.status == "triage")
     return and_(~open_or_recent, or_(routed, Declaration.valid_until < cutoff), ~pending)
@@ -127,7 +134,9 @@ def retention(days: int, *, now: datetime | None = None, dry_run: bool = False) 
 
 def find_person(*, id_number: str = "", phone: str = "", name: str = "", birth_year: int | None = None,
                 limit: int = 200) -> list[Declaration]:
-    """Declarations of one person, by ID number, phone, or name (with birth year); newest first."""
+    """Declarations of one person, by ID number, phone, or name (with birth year), and every other
+    declaration linked to the same person (kiemdich/persons.py: an older trip with another phone, a
+    list imported without ID number); newest first."""
     conditions = []
     digits = "".join(ch for ch in id_number if ch.isalnum()).upper()
     if digits:
@@ -140,7 +149,9 @@ def find_person(*, id_number: str = "", phone: str = "", name: str = "", birth_y
         conditions.append(and_(by_name, Declaration.birth_year == birth_year) if birth_year else by_name)
     if not conditions:
         return []
-    return list(db.session.scalars(select(Declaration).where(or_(*conditions))
+    found = select(Declaration.id).where(or_(*conditions)).limit(limit)
+    ids = persons.declarations_of(db.session.scalars(found))
+    return list(db.session.scalars(select(Declaration).where(Declaration.id.in_(ids))
                                    .order_by(Declaration.created_at.desc()).limit(limit)))
 
 
@@ -164,7 +175,7 @@ def person_export(declarations: list[Declaration], user) -> dict:
     records = []
     for d in declarations:
         passages = db.session.scalars(select(Passage).where(Passage.declaration_id == d.id).order_by(Passage.id)).all()
-        arrivals = db.session.scalars(select(Arrival).where(Arrival.declaration_id == d.id).order_by(Arrival.id)).all()
+        arrivals = db.session.scalars(select(Arrival).where(persons.follows(d.id)).order_by(Arrival.id)).all()
         record = _columns(d, skip=("id", "token_id", "import_row_id", "declared_by_id", "checkpoint_id"))
         record["destination"] = units.get(d.dest_commune_code or "", "")
         record["passages"] = [_columns(p, skip=("id", "declaration_id", "user_id", "confirms_id", "client_uuid"))
@@ -193,7 +204,9 @@ def erase(declarations: list[Declaration], reason: str, user, *, now: datetime |
     if not ids:
         raise PrivacyError(_("These records were already de-identified."))
     active = db.session.scalar(select(func.count()).select_from(Arrival).where(
-        Arrival.declaration_id.in_(ids), Arrival.status.in_(ACTIVE)))
+        or_(Arrival.declaration_id.in_(ids),
+            Arrival.id.in_(select(ArrivalTrip.arrival_id).where(ArrivalTrip.declaration_id.in_(ids)))),
+        Arrival.status.in_(ACTIVE)))
     if active:
         raise PrivacyError(_("Monitoring of this person is still running: close it before erasing the records."))
     codes = [d.code for d in declarations if d.id in ids]

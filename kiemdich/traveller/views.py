@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, raiseload
 
-from .. import clock, qrcodes, settings, tokens
+from .. import clock, persons, qrcodes, settings, tokens
 from ..areas import operations as areas
 from ..codes import clean_code
 from ..declarations import operations as declarations
@@ -23,7 +23,7 @@ bp = Blueprint("traveller", __name__)
 
 
 def _latest_arrival(decl: Declaration) -> Arrival | None:
-    return db.session.scalar(select(Arrival).where(Arrival.declaration_id == decl.id)
+    return db.session.scalar(select(Arrival).where(persons.follows(decl.id))
                              .options(joinedload(Arrival.commune).joinedload(AdminUnit.parent),
                                       raiseload("*", sql_only=True))
                              .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))

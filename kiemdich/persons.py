@@ -1,0 +1,212 @@
+"""One person, one follow-up: which declarations are the same traveller.
+
+A declaration is the same person as an earlier one with the same ID number, or else with the same
+name (folded as text.fold does: no case, no diacritics), birth year and phone. Each declaration
+points to its Person (declaration.person_id); routing a trip of a person whose arrival is still
+open links the trip into that arrival (followup.operations.add_trip) instead of a second row.
+"""
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import Arrival, ArrivalTrip, Declaration, Person
+from .text import fold
+
+
+def keys_of(id_number: str | None, full_name: str | None, birth_year: int | None, phone: str | None) -> dict:
+    return {"id_number": (id_number or "").strip(), "name_folded": fold(full_name or "")[:120],
+            "birth_year": birth_year, "phone": (phone or "").strip()}
+
+
+def _has_triple(keys: dict) -> bool:
+    return bool(keys["name_folded"] and keys["phone"] and keys["birth_year"] is not None)
+
+
+def find(keys: dict) -> Person | None:
+    """The person these keys name: by ID number first, else by name + birth year + phone."""
+    if keys["id_number"]:
+        person = db.session.scalar(select(Person).where(Person.id_number == keys["id_number"]))
+        if person is not None:
+            return person
+    if _has_triple(keys):
+        person = db.session.scalar(select(Person).where(
+            Person.name_folded == keys["name_folded"], Person.birth_year == keys["birth_year"],
+            Person.phone == keys["phone"]))
+        if person is not None:
+            return person
+    # A person keeps the keys of their first declaration: a later one may have brought another
+    # phone (or ID number) that this declaration shares.
+    for condition in ([Declaration.id_number == keys["id_number"]] if keys["id_number"] else [],
+                      [Declaration.search_name == keys["name_folded"], Declaration.birth_year == keys["birth_year"],
+                       Declaration.phone == keys["phone"]] if _has_triple(keys) else []):
+        if condition:
+            person_id = db.session.scalar(select(Declaration.person_id).where(
+                *condition, Declaration.person_id.is_not(None)).limit(1))
+            if person_id is not None:
+                return db.session.get(Person, person_id)
+    return None
+
+
+def _savepoint(work) -> bool:
+    """Run `work` and flush in a savepoint; False when a unique index refused it (another
+    transaction wrote the same person first), leaving the session usable."""
+    try:
+        with db.session.begin_nested():
+            work()
+            db.session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _complete(person: Person, keys: dict) -> None:
+    """Fill keys the person did not have yet (an imported list without ID number or birth year),
+    unless another person already holds them."""
+    if not person.id_number and keys["id_number"]:
+        _savepoint(lambda: setattr(person, "id_number", keys["id_number"]))
+    if not (person.name_folded and person.phone and person.birth_year is not None) and _has_triple(keys):
+        def fill():
+            person.name_folded, person.birth_year, person.phone = (
+                keys["name_folded"], keys["birth_year"], keys["phone"])
+        _savepoint(fill)
+
+
+def person_for(keys: dict) -> Person:
+    """The person with these keys, created if new. Two first declarations of the same person at
+    the same moment meet on the partial unique indexes: the loser reads the winner's row."""
+    for _attempt in range(3):
+        person = find(keys)
+        if person is not None:
+            _complete(person, keys)
+            return person
+        person = Person(**keys)
+        if _savepoint(lambda: db.session.add(person)):
+            return person
+    raise RuntimeError("could not link the declaration to a person")
+
+
+def link(decl: Declaration) -> Person:
+    """Point the declaration to its person (inside the caller's transaction)."""
+    if decl.person_id is not None:
+        return db.session.get(Person, decl.person_id)
+    person = person_for(keys_of(decl.id_number, decl.full_name, decl.birth_year, decl.phone))
+    decl.person_id = person.id
+    return person
+
+
+def link_many(decl_ids: list[int]) -> dict[int, int]:
+    """Link freshly inserted declarations (an import chunk) to their persons, set-based: four
+    SELECTs, one INSERT of the new persons, one executemany UPDATE. Rows of the same person
+    within the chunk share one person. Returns declaration id -> person id."""
+    if not decl_ids:
+        return {}
+    rows = db.session.execute(select(Declaration.id, Declaration.id_number, Declaration.full_name,
+                                     Declaration.birth_year, Declaration.phone)
+                              .where(Declaration.id.in_(decl_ids))).all()
+    keys = {r[0]: keys_of(*r[1:]) for r in rows}
+    try:
+        with db.session.begin_nested():
+            linked = _link_chunk(keys)
+    except IntegrityError:  # another transaction created one of these persons meanwhile: row by row
+        linked = {decl_id: person_for(k).id for decl_id, k in keys.items()}
+    table = Declaration.__table__
+    db.session.execute(update(table).where(table.c.id == bindparam("decl_id")).values(person_id=bindparam("pid")),
+                       [{"decl_id": d, "pid": p} for d, p in linked.items()])  # one executemany
+    return linked
+
+
+def _triple(k: dict):
+    return (k["name_folded"], k["birth_year"], k["phone"]) if _has_triple(k) else None
+
+
+def _link_chunk(keys: dict[int, dict]) -> dict[int, int]:
+    by_id, by_triple = {}, {}
+    numbers = sorted({k["id_number"] for k in keys.values() if k["id_number"]})
+    names = sorted({k["name_folded"] for k in keys.values() if _triple(k)})
+    for n in range(0, len(numbers), 1000):
+        by_id.update(db.session.execute(select(Person.id_number, Person.id)
+                                        .where(Person.id_number.in_(numbers[n:n + 1000]))).all())
+    for n in range(0, len(names), 1000):
+        for pid, name, year, phone in db.session.execute(
+                select(Person.id, Person.name_folded, Person.birth_year, Person.phone)
+                .where(Person.name_folded.in_(names[n:n + 1000]))):
+            by_triple[(name, year, phone)] = pid
+    # Keys brought by later declarations of a person (see find): one more query each.
+    for n in range(0, len(numbers), 1000):
+        for number, pid in db.session.execute(select(Declaration.id_number, Declaration.person_id).where(
+                Declaration.id_number.in_(numbers[n:n + 1000]), Declaration.person_id.is_not(None))):
+            by_id.setdefault(number, pid)
+    for n in range(0, len(names), 1000):
+        for name, year, phone, pid in db.session.execute(
+                select(Declaration.search_name, Declaration.birth_year, Declaration.phone, Declaration.person_id)
+                .where(Declaration.search_name.in_(names[n:n + 1000]), Declaration.person_id.is_not(None))):
+            by_triple.setdefault((name, year, phone), pid)
+    linked, new, pending = {}, [], {}
+    for decl_id, k in keys.items():
+        found = by_id.get(k["id_number"]) if k["id_number"] else None
+        if found is None and _triple(k):
+            found = by_triple.get(_triple(k))
+        if found is not None:
+            linked[decl_id] = found
+            continue
+        # A new person: later rows of the chunk with the same keys share it (negative placeholder).
+        placeholder = -(len(new) + 1)
+        new.append(k)
+        linked[decl_id] = placeholder
+        if k["id_number"]:
+            by_id[k["id_number"]] = placeholder
+        if _triple(k):
+            by_triple[_triple(k)] = placeholder
+        pending[placeholder] = k
+    if new:
+        ids = list(db.session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True), new))
+        real = {-(n + 1): pid for n, pid in enumerate(ids)}
+        linked = {d: real.get(p, p) for d, p in linked.items()}
+    return linked
+
+
+def lock(person_id: int) -> None:
+    """Wait for any other transaction routing a trip of this person (a row lock on PostgreSQL;
+    SQLite has one writer at a time): two passages of the same person at the same moment would
+    otherwise both find no open arrival and both route one."""
+    db.session.execute(select(Person.id).where(Person.id == person_id).with_for_update())
+
+
+def open_arrival(person_id: int) -> Arrival | None:
+    """The person's arrival still followed (expected, arrived, monitoring, ended without final
+    check), newest first; None when every follow-up of theirs has ended."""
+    from .followup.schedule import OPEN
+
+    return db.session.scalar(
+        select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
+        .where(Declaration.person_id == person_id, Arrival.status.in_(OPEN))
+        .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+
+
+def follows(decl_id):
+    """SQL condition: the arrival follows this declaration (its first trip or a linked one)."""
+    return or_(Arrival.declaration_id == decl_id,
+               Arrival.id.in_(select(ArrivalTrip.arrival_id).where(ArrivalTrip.declaration_id == decl_id)))
+
+
+def declarations_of(decl_ids) -> list[int]:
+    """Every declaration of the persons these declarations belong to (themselves included)."""
+    ids = list(decl_ids)
+    if not ids:
+        return []
+    persons = select(Declaration.person_id).where(Declaration.id.in_(ids), Declaration.person_id.is_not(None))
+    return list(db.session.scalars(select(Declaration.id).where(
+        or_(Declaration.id.in_(ids), Declaration.person_id.in_(persons)))))
+
+
+def trips(arrival: Arrival) -> list[dict]:
+    """Every trip of the arrival's person, oldest first, for the officer's page: whether it is
+    followed in this arrival, in another one (its history) or was not routed. Two queries."""
+    decl = arrival.declaration
+    if decl.person_id is None:
+        return []
+    rows = db.session.execute(select(Declaration).where(Declaration.person_id == decl.person_id)
+                              .order_by(Declaration.created_at, Declaration.id)).scalars().all()
+    here = {arrival.declaration_id} | set(db.session.scalars(
+        select(ArrivalTrip.declaration_id).where(ArrivalTrip.arrival_id == arrival.id)))
+    return [{"decl": d, "here": d.id in here} for d in rows]
