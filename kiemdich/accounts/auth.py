@@ -16,7 +16,7 @@ from ..extensions import csrf, db, limiter, login_manager
 from ..models import User
 from ..web import set_language
 from .forms import LoginForm
-from .operations import authenticate, end_every_session, end_session, session_is_open, start_session
+from .operations import authenticate, end_every_session, end_session, open_session_user, start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -57,14 +57,7 @@ def load_user(user_id: str):
         uid, version = (int(part) for part in user_id.split(":"))
     except ValueError:
         return None
-    user = db.session.get(User, uid)
-    # A password reset, deactivation or "sign out everywhere" bumps the version and so ends every
-    # open session; a sign-out ends its own session row, so a copy of its cookie is refused too.
-    if user is None or user.session_version != version or not user.active:
-        return None
-    if not session_is_open(uid, session.get("sid")):
-        return None
-    return user
+    return open_session_user(uid, version, session.get("sid"))
 
 
 def _end_here(message: str):

@@ -64,6 +64,7 @@ def create_declaration(values: dict, *, nonce: str | None = None, checkpoint: Ch
         if staff is not None:
             decl.on_behalf = True
             decl.on_behalf_by = staff.full_name or staff.username
+        persons.link(decl)  # the same person as an earlier declaration, or a new one
         if not _insert(decl):
             existing = db.session.scalar(select(Declaration).where(Declaration.token_id == token_id))
             if existing is None:
@@ -71,7 +72,6 @@ def create_declaration(values: dict, *, nonce: str | None = None, checkpoint: Ch
             if existing.id_number != values["id_number"]:
                 raise StaleForm(token_id)
             return existing, False
-        persons.link(decl)  # the same person as an earlier declaration, or a new one
         if staff is not None:
             audit.record("declaration.create_on_behalf", decl, user=staff,
                          area_code=decl.dest_commune_code, detail=decl.code)
