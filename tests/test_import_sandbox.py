@@ -29,13 +29,26 @@ def huge_dimension() -> bytes:
     return out.getvalue()
 
 
-def test_a_file_needing_too_much_memory_is_refused_and_only_the_child_dies(app):
+def test_a_crafted_dimension_is_refused_before_anything_is_allocated(app):
     try:
         sandbox.parse(huge_dimension(), memory_mb=512)
     except FileProblem as problem:
-        assert problem.code == "too_big"
+        assert problem.code == "too_many_cells"
+        assert "1.048.576" in problem.message  # the rows the sheet claims, in the message
     else:
         raise AssertionError("a file asking for 2^34 cells was read")
+
+
+def test_a_file_needing_more_memory_than_allowed_kills_only_the_child(app):
+    data = xlsx([person(i) for i in range(1, 2001)])
+    try:
+        sandbox.parse(data, memory_mb=1)  # far below what reading any workbook takes
+    except FileProblem as problem:
+        assert problem.code == "too_big"
+    else:
+        raise AssertionError("the child read the file past its memory limit")
+    table, _header = sandbox.parse(data, memory_mb=1024)  # this process is alive and reads it
+    assert sum(1 for _ in table.rows_from(0)) == 2001
 
 
 def test_the_child_reads_an_ordinary_file_as_the_reader_does(app):
@@ -53,5 +66,5 @@ def test_uploading_the_crafted_file_is_refused_with_a_message(app, client, auth,
     assert response.status_code == 422
     assert "tệp đã bị từ chối" in response.get_data(as_text=True)
     batch = db.session.scalar(select(ImportBatch))
-    assert batch.status == "refused" and batch.error == "too_big"
+    assert batch.status == "refused" and batch.error.startswith("too_many_cells")
     assert db.session.scalar(select(ImportRow)) is None
