@@ -84,7 +84,7 @@ def test_no_hand_over_outside_the_commune_or_after_the_follow_up(app, client, au
     UserFactory(username="xa2", role="commune", area_codes=["25432"])
     ended = imported(status="completed")
     auth.login("xa1")
-    assert hand_over(client, elsewhere.declaration.code).status_code == 403
+    assert hand_over(client, elsewhere.declaration.code).status_code == 404  # as for an unknown code
     response = hand_over(client, ended.declaration.code)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
