@@ -131,7 +131,11 @@ def hello_gunicorn(env: dict) -> tuple[subprocess.Popen, int]:
 def stop(*procs: subprocess.Popen) -> None:
     for proc in procs:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)  # a loaded machine may need more than a few seconds
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Client:
