@@ -382,7 +382,7 @@ def analyse_chunks(batch: ImportBatch, ctx: Context, progress=None):
     only one chunk of rows and results is in memory, plus the duplicate keys seen so far."""
     columns = _columns(batch)
     ctx.batch_id = batch.id
-    seen: dict[tuple, dict] = {}  # (person, minute) -> {own checkpoint or None: row number}
+    seen: dict[tuple, object] = {}  # (person, minute) -> row number, or {own checkpoint: row number} (_seen_add)
     done, last = 0, -1
     while True:
         rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
@@ -401,13 +401,13 @@ def analyse_chunks(batch: ImportBatch, ctx: Context, progress=None):
                 if any(_same_passage(ctx.known.get(key), p.own_checkpoint) for key in p.keys):
                     p.status, p.errors = "duplicate", ["duplicate_db"]
                 else:
-                    earlier = next((_same_passage(seen.get(key), p.own_checkpoint) for key in p.keys
-                                    if _same_passage(seen.get(key), p.own_checkpoint)), None)
+                    earlier = next((found for found in (_seen_earlier(seen.get(key), p.own_checkpoint)
+                                                        for key in p.keys) if found), None)
                     if earlier:
                         p.status, p.errors = "duplicate", [f"duplicate_file:{earlier}"]
                     else:
                         for key in p.keys:
-                            seen.setdefault(key, {}).setdefault(p.own_checkpoint, p.number)
+                            _seen_add(seen, key, p.own_checkpoint, p.number)
         _plan_rows(parsed, ctx.plans)
         done += len(parsed)
         if progress and done % PROGRESS_EVERY == 0:
@@ -429,6 +429,26 @@ def process(batch: ImportBatch, ctx: Context, *, write: bool = False, progress=N
         if write:
             written = write_rows(batch, ctx, chunk, progress, written=written)
     return counts
+
+
+def _seen_add(seen: dict, key, own_checkpoint, number: int) -> None:
+    """Remember the first row of the file with this person and minute at this checkpoint. A row that
+    names no checkpoint (the usual list) is kept as its bare row number, not a dict: 100,000 rows make
+    200,000 keys, and a dict each cost 90 MB."""
+    found = seen.get(key)
+    if found is None:
+        seen[key] = number if own_checkpoint is None else {own_checkpoint: number}
+    else:
+        if not isinstance(found, dict):
+            found = seen[key] = {None: found}
+        found.setdefault(own_checkpoint, number)
+
+
+def _seen_earlier(found, own_checkpoint):
+    """_same_passage for a value of `seen` (a bare row number stands for {None: row number})."""
+    if found is None or isinstance(found, dict):
+        return _same_passage(found, own_checkpoint)
+    return found  # seen without a checkpoint: the same passage whatever this row names
 
 
 def _same_passage(found, own_checkpoint):
