@@ -131,7 +131,11 @@ def hello_gunicorn(env: dict) -> tuple[subprocess.Popen, int]:
 def stop(*procs: subprocess.Popen) -> None:
     for proc in procs:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)  # a loaded machine may need more than a few seconds
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Client:
@@ -139,11 +143,16 @@ class Client:
 
     def __init__(self, port: int):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.cookie = ""
+        self.cookies: dict[str, str] = {}
+
+    @property
+    def cookie(self) -> str:
+        """The Cookie header this client sends."""
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
     def request(self, method, path, body=None, headers=None):
         h = dict(headers or {})
-        if self.cookie:
+        if self.cookies:
             h["Cookie"] = self.cookie
         if body is not None:
             h.setdefault("Content-Type", "application/x-www-form-urlencoded")
@@ -158,9 +167,11 @@ class Client:
                 self.conn = http.client.HTTPConnection(self.conn.host, self.conn.port, timeout=60)
                 if attempt == 2:
                     raise
-        for cookie in r.msg.get_all("Set-Cookie") or []:  # the sign-in also sets kd_known (path /dang-nhap)
-            if cookie.startswith("session="):
-                self.cookie = cookie.split(";")[0]
+        # Every cookie the app sets (the session and the device cookie come in separate headers).
+        for header, value in r.getheaders():
+            if header.lower() == "set-cookie":
+                name, _eq, rest = value.split(";")[0].partition("=")
+                self.cookies[name.strip()] = rest
         return r.status, data.decode("utf-8", "replace"), r
 
     def sign_in(self, username: str, password: str) -> None:

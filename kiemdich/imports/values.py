@@ -2,6 +2,7 @@
 import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache, wraps
 
 from ..text import fold, nfc
 
@@ -9,6 +10,25 @@ EXCEL_EPOCH = datetime(1899, 12, 30)
 FORMULA_START = ("=", "+", "-", "@")
 
 
+def per_value(maxsize: int):
+    """Memoise a pure function of one cell per distinct value and type: a list repeats its dates,
+    places, vehicles and instructions thousands of times, and each is read once. Results are
+    immutable (str, int, tuple, datetime), so sharing them changes nothing."""
+    def wrap(fn):
+        cached = lru_cache(maxsize=maxsize, typed=True)(fn)
+
+        @wraps(fn)
+        def call(cell):
+            try:
+                return cached(cell)
+            except TypeError:  # an unhashable cell: read it as it is
+                return fn(cell)
+        call.cache_clear = cached.cache_clear
+        return call
+    return wrap
+
+
+@per_value(16384)
 def text(cell) -> str:
     """A cell as clean text: NFC, single spaces, our own formula guard (a leading ') removed."""
     if cell is None:
@@ -88,6 +108,10 @@ _DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d-%m-%Y %H
                  "%d/%m/%y %H:%M", "%d/%m/%y")
 
 
+_DMY_HM = re.compile(r"(\d\d)/(\d\d)/(\d{4}) (\d\d):(\d\d)(?::(\d\d))?")
+
+
+@per_value(8192)
 def moment(cell) -> datetime | None:
     """A naive local datetime from a datetime, an Excel serial number or text (dd/mm/yyyy first)."""
     if cell in (None, ""):
@@ -104,6 +128,12 @@ def moment(cell) -> datetime | None:
             return EXCEL_EPOCH + timedelta(seconds=round(float(cell) * 86400))
         return None
     raw = text(cell)
+    if fast := _DMY_HM.fullmatch(raw):  # "dd/mm/yyyy hh:mm[:ss]", what lists nearly always carry
+        try:
+            return datetime(*(int(part) for part in reversed(fast.group(1, 2, 3))),
+                            *(int(part or 0) for part in fast.group(4, 5, 6)))
+        except ValueError:  # 31/02: the formats below say what they say
+            pass
     if re.fullmatch(r"\d{5}(\.\d+)?", raw):
         return moment(float(raw))
     raw = re.sub(r"\s*(SA|AM)$", "", raw, flags=re.I)
@@ -120,6 +150,7 @@ def moment(cell) -> datetime | None:
     return None
 
 
+@per_value(1024)
 def birth(cell) -> tuple[int | None, date | None]:
     """(birth year, birth date if given) from a year, a date, an Excel serial or text."""
     if cell in (None, ""):
@@ -140,6 +171,7 @@ SEXES = {"nam": "nam", "n": "nam", "male": "nam", "m": "nam", "1": "nam",
          "khac": "khac", "other": "khac"}
 
 
+@per_value(256)
 def sex(cell) -> str | None:
     return SEXES.get(fold(text(cell)))
 
@@ -155,10 +187,12 @@ VEHICLES = {
 }
 
 
+@per_value(256)
 def vehicle(cell) -> str:
     return VEHICLES.get(fold(text(cell)), "khac" if text(cell) else "khac")
 
 
+@per_value(256)
 def instruction(cell) -> tuple[int | None, str | None]:
     """(instruction code 1-8, decision) from "5", "5 - Tự theo dõi..." or "Không cho qua"."""
     raw = fold(text(cell))
@@ -176,8 +210,8 @@ def instruction(cell) -> tuple[int | None, str | None]:
 
 def is_blank_or_total(cells: list) -> bool:
     """A blank row, or a 'Tổng cộng: 120' line at the bottom of a list."""
-    filled = [text(c) for c in cells if text(c)]
-    if not filled:
+    first = next((value for value in map(text, cells) if value), None)  # only up to the first filled cell
+    if first is None:
         return True
-    first = fold(filled[0])
+    first = fold(first)
     return first.startswith(("tong cong", "tong so", "tong:", "cong:", "total")) or first == "tong"
