@@ -116,8 +116,9 @@ def test_a_red_self_declaration_is_pushed_at_once_encrypted_for_the_officers_of_
     arrival = ArrivalFactory(status="monitoring", commune_code="25210")
     db.session.commit()
 
+    decl = arrival.declaration  # read before the requests, which share this test's session
     # The returnee declares a fever from their status link: the arrival turns red.
-    response = client.post("/q/suc-khoe", data={"token": token_for(arrival.declaration), "symptoms": ["sot"],
+    response = client.post("/q/suc-khoe", data={"token": token_for(decl), "symptoms": ["sot"],
                                                  "client_uuid": str(uuid.uuid4())})
     assert response.status_code == 200
     assert [path for path, _h, _b in service.received] == ["/push/xa1-phone"]  # not the other commune's officer
@@ -125,8 +126,8 @@ def test_a_red_self_declaration_is_pushed_at_once_encrypted_for_the_officers_of_
     assert headers["content-encoding"] == "aes128gcm" and "Đồng Xoài".encode() not in body  # opaque to the service
     message = phone_1.decrypt(body)
     assert message["title"] == "Có dấu hiệu bệnh"
-    assert "Phường Đồng Xoài" in message["body"] and arrival.declaration.full_name not in message["body"]
-    assert message["url"] == f"/xa/nguoi-den/{arrival.declaration.code}"
+    assert "Phường Đồng Xoài" in message["body"] and decl.full_name not in message["body"]
+    assert message["url"] == f"/xa/nguoi-den/{decl.code}"
 
     # VAPID (RFC 8292): a JWT for this push service, signed with the key created in instance/.
     scheme, _, params = headers["authorization"].partition(" ")
@@ -141,7 +142,7 @@ def test_a_red_self_declaration_is_pushed_at_once_encrypted_for_the_officers_of_
                   f"{jwt_head}.{jwt_claims}".encode(), ec.ECDSA(hashes.SHA256()))
 
     # Still red on the next declaration: no second message.
-    client.post("/q/suc-khoe", data={"token": token_for(arrival.declaration), "symptoms": ["ho"],
+    client.post("/q/suc-khoe", data={"token": token_for(decl), "symptoms": ["ho"],
                                      "client_uuid": str(uuid.uuid4())})
     assert len(service.received) == 1
 

@@ -25,6 +25,7 @@ from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration,
 from ..text import fold, nfc, normalise_phone
 from . import values
 from .addresses import Resolution, Resolver, below_commune
+from ..ops.metrics import passages_inserted
 from .followed import link_followed
 from .header import FIELDS, IGNORE, Header, find_header
 from .reader import FileProblem, Table, has_formulas, read_table
@@ -601,6 +602,7 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
                      "client_uuid": str(uuid.uuid4()), "client_ts": p.moment, "server_ts": p.moment,
                      "note": p.note} for p, d in zip(chunk, decl_ids)]
         passage_ids = _insert_keyed(Passage, passages, "client_uuid")
+        passages_inserted(db.session, "import", len(passage_ids))
         routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
                   if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse"]
         routed = link_followed(routed, people, user_id=user_id, reason=f"import:{batch.id}")

@@ -55,14 +55,22 @@ def _passage_inserted(_mapper, _connection, target):
         session.info.setdefault("kiemdich_new_passages", []).append(target)
 
 
+def passages_inserted(session, kind: str, count: int = 1) -> None:
+    """Passages written by a Core INSERT (no mapper event fires): counted once the session commits."""
+    session.info.setdefault("kiemdich_core_passages", []).append((kind, count))
+
+
 def _session_committed(session):
     for passage in session.info.pop("kiemdich_new_passages", []):
         if not inspect(passage).transient:  # inserted in a savepoint that was rolled back
             PASSAGES.labels(passage.kind or "staff").inc()
+    for kind, count in session.info.pop("kiemdich_core_passages", []):
+        PASSAGES.labels(kind).inc(count)
 
 
 def _session_rolled_back(session):
     session.info.pop("kiemdich_new_passages", None)
+    session.info.pop("kiemdich_core_passages", None)
 
 
 class _ImportBatches:

@@ -386,9 +386,14 @@ def _replay(client_uuid: str, decl, checkpoint, values, checkin_id, seen: list[P
 def _insert(dialect: str, row: dict) -> Passage | None:
     """INSERT the passage, or nothing when its UUID is already stored (committed meanwhile: SQLite
     has no row lock, and another declaration may carry the same UUID). No savepoint, no re-read."""
+    from ..ops.metrics import passages_inserted
+
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return db.session.scalar(insert(Passage).values(**row).on_conflict_do_nothing(index_elements=["client_uuid"])
-                             .returning(Passage))
+    passage = db.session.scalar(insert(Passage).values(**row).on_conflict_do_nothing(index_elements=["client_uuid"])
+                                .returning(Passage))
+    if passage is not None:
+        passages_inserted(db.session, row.get("kind") or "staff")
+    return passage
 
 
 def record_passage(*, user, checkpoint: Checkpoint, decl: Declaration, values: PassageInput,
