@@ -914,17 +914,20 @@ def test_junk_in_every_path_parameter(app):
     tokens = {role: csrf_for(client) for role, client in clients.items()}
     rules = [rule for rule in app.url_map.iter_rules() if rule.arguments]
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                      HealthCheck.data_too_large])
+    # Ids are drawn from a range no fixture reaches (build_world makes a few dozen rows): a small
+    # random integer once hit a real checkpoint id and made a legitimate write (1 run in 4). No
+    # example database either: a saved failing example replayed on every later local run.
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(rule_index=st.integers(0, len(rules) - 1), value=st.one_of(junk, huge.map(lambda t: t[:2000])),
-           number=st.integers(-5, 2**40))
+           number=st.integers(10**7, 2**40))
     def run(rule_index, value, number):
         rule = rules[rule_index]
         text = quote(value.replace("\x00", "") or "x", safe="")
         path = rule.rule
         for name in rule.arguments:
             converter = type(rule._converters[name]).__name__
-            path = re.sub(rf"<[^>]*:?{name}>", str(abs(number)) if "Integer" in converter or "Id" in converter
+            path = re.sub(rf"<[^>]*:?{name}>", str(number) if "Integer" in converter or "Id" in converter
                           else text, path)
         for role in _path_roles(app, rule.endpoint):
             limiter.reset()
