@@ -104,10 +104,21 @@ def test_session_cookie_flags(app, client, auth, users):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_production_cookies_are_secure_by_default():
-    from kiemdich.config import Config
+@pytest.mark.parametrize("insecure, secure", [(None, "True"), ("1", "False")])
+def test_production_cookies_are_secure_by_default(insecure, secure):
+    """Read in a fresh interpreter, so that the variable set (or not) in the test's own environment
+    cannot make the test pass: it used to pass whenever KIEMDICH_INSECURE_COOKIES was set."""
+    import os
+    import subprocess
+    import sys
 
-    assert Config.SESSION_COOKIE_SECURE is True or __import__("os").environ.get("KIEMDICH_INSECURE_COOKIES")
+    env = {k: v for k, v in os.environ.items() if k != "KIEMDICH_INSECURE_COOKIES"}
+    if insecure:
+        env["KIEMDICH_INSECURE_COOKIES"] = insecure
+    out = subprocess.run([sys.executable, "-c", "from kiemdich.config import Config; "
+                          "print(Config.SESSION_COOKIE_SECURE, Config.REMEMBER_COOKIE_SECURE)"],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == [secure, secure]
 
 
 def test_logout_ends_the_session(client, auth, users):
