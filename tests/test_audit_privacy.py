@@ -234,7 +234,7 @@ def test_admins_publish_a_new_notice_version_shown_before_declaring(client, auth
     token = csrf_token(client, "/quan-tri/thong-bao-du-lieu")
     response = client.post("/quan-tri/thong-bao-du-lieu", data={"csrf_token": token, "version": "2026-07",
                                                                "text": NEW_TEXT})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location == "/quan-tri/thong-bao-du-lieu"
     assert latest_notice().version == "2026-07"
     assert len(events("privacy_notice.publish")) == 1
     response = client.post("/quan-tri/thong-bao-du-lieu", data={"csrf_token": token, "version": "2026-07",
