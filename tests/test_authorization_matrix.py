@@ -128,6 +128,13 @@ MATRIX: dict[str, list[Probe]] = {
     "offline.manifest": [P("GET", "/manifest.webmanifest", everyone(200))],
     "offline.session_info": [P("GET", "/dong-bo/phien", everyone(200, anon=401))],
     "scan.rules_json": [P("GET", "/quy-tac.json", everyone(200))],
+    "health.healthz": [P("GET", "/healthz", everyone(200))],
+    "health.readyz": [P("GET", "/readyz", everyone(200))],
+    "metrics.metrics": [P("GET", "/metrics", everyone(200))],  # the test client comes from loopback
+    "exports.job": [P("GET", "/xuat/tep/{code_guess}", only(checkpoint=NOT_FOUND, commune=NOT_FOUND,
+                                                           supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
+    "exports.job_file": [P("GET", "/xuat/tep/{code_guess}/tai", only(checkpoint=NOT_FOUND, commune=NOT_FOUND,
+                                                                    supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
 
     # --- role homes ---------------------------------------------------------------------------------
     "homes.commune": [P("GET", "/xa", only(commune=200))],
@@ -226,6 +233,7 @@ MATRIX: dict[str, list[Probe]] = {
     "imports.cancel": _batch_pages("/huy", "POST", redirect("/nhap/"))
     + [P("POST", "/nhap/{done_mine.id}/huy", only(supervisor=409, area_supervisor=NOT_FOUND))],
     "imports.remap": _batch_pages("/sua-cot", "POST", 409),
+    "imports.resume": _batch_pages("/tiep-tuc", "POST", 409),  # no interrupted job to run again
     "imports.triage": [P("GET", "/nhap/phan-loai", only(**SUPERVISORS))],
     "imports.resolve": [
         P("POST", "/nhap/phan-loai/{row_in.id}", only(supervisor=redirect("/nhap/phan-loai"),
