@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck as Health, given, settings
+from hypothesis import HealthCheck as Health, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -115,7 +115,9 @@ def test_every_action_in_every_state(app, action):
     db.session.commit()
     run, allowed, to_status, audit_action = ACTIONS[action]
 
-    @settings(max_examples=3, deadline=None, database=None,
+    # No shrinking: a failure names its (action, status) already, and shrinking re-runs all nine
+    # states many times (minutes per failure under `make mutants`).
+    @settings(max_examples=3, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
               suppress_health_check=[Health.too_slow, Health.function_scoped_fixture])
     @given(data=st.data())
     def each_state(data):
