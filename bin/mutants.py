@@ -20,6 +20,7 @@ not run, never as killed.
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -270,6 +271,7 @@ def main() -> int:
     print(f"{len(mutants)} mutants, every original matches once.")
     if opts.check:
         return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still remove the scratch copy
     tree = scratch_copy()
     results = []
     try:
