@@ -15,6 +15,7 @@ not run, never as killed.
 
     .venv/bin/python bin/mutants.py            # all
     .venv/bin/python bin/mutants.py --check    # only check that every original still matches
+    .venv/bin/python bin/mutants.py --baseline # every selection of tests passes on the unchanged tree
     .venv/bin/python bin/mutants.py scan-lock retention-active   # some, by id
 """
 import argparse
@@ -255,6 +256,8 @@ def main() -> int:
     parser.add_argument("ids", nargs="*", help="run only these mutants")
     parser.add_argument("--check", action="store_true", help="only check that the originals still match")
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--baseline", action="store_true",
+                        help="run each mutant's tests on the unchanged tree: all must pass, else a kill proves nothing")
     opts = parser.parse_args()
     ids = {m[0] for m in M}
     assert len(ids) == len(M), "duplicate mutant ids"
@@ -276,11 +279,21 @@ def main() -> int:
     results = []
     try:
         for n, mutant in enumerate(mutants, 1):
+            if opts.baseline:  # the same tests, nothing changed
+                mutant = (*mutant[:3], mutant[2], *mutant[4:])
             outcome, took = run(tree, mutant, opts.timeout)
+            if opts.baseline:
+                outcome = {"SURVIVED": "baseline passes"}.get(outcome, "BASELINE FAILS: " + outcome)
             results.append((mutant, outcome))
             print(f"[{n:>2}/{len(mutants)}] {mutant[0]:<34} {mutant[5]:<6} {outcome} ({took:.0f} s)", flush=True)
     finally:
         shutil.rmtree(tree.parent, ignore_errors=True)
+    if opts.baseline:
+        failing = [r for r in results if r[1] != "baseline passes"]
+        print(f"\nBaseline: {len(results) - len(failing)} of {len(results)} test selections pass unchanged")
+        for (mid, *_rest), outcome in failing:
+            print(f"  {mid}: {outcome}")
+        return 1 if failing else 0
     ran = [r for r in results if not r[1].startswith("not run")]
     killed = [r for r in ran if r[1].startswith("killed")]
     print(f"\nKilled {len(killed)} of {len(ran)} mutants ({100 * len(killed) / max(len(ran), 1):.0f} %)"
