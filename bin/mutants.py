@@ -183,7 +183,7 @@ M = [
      ["tests/test_accounts.py", "-k", "login_requires_csrf"], "sqlite"),
     # --- rate-limit keys ------------------------------------------------------------------------------
     ("limit-per-device", "kiemdich/limits.py", "    return f\"{client_address()}|{device_id() or '-'}\"",
-     "    return client_address()", ["tests/test_crowd_limits.py", "-k", "300_phones"], "sqlite"),
+     "    return client_address()", ["tests/test_crowd_limits.py", "-k", "crowd_looks_up"], "sqlite"),
     ("limit-forged-cookie", "kiemdich/limits.py",
      "    return device if hmac.compare_digest(signature, _signature(device)) else None", "    return device",
      ["tests/test_crowd_limits.py", "-k", "forged"], "sqlite"),
