@@ -15,7 +15,7 @@ test: install-dev assets test-assets translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # One-line mutations of the critical conditions, each alone in a scratch copy, running the tests that
-# should catch it (bin/mutants.py; about half an hour on two cores, so not part of CI).
+# should catch it (bin/mutants.py; 15-30 minutes on two shared cores, so not part of CI).
 mutants: install-dev translations
 	$(BIN)/python bin/mutants.py $(MUTANTS)
 

@@ -7,7 +7,8 @@ re-anchor the entry below).
 Each entry is (id, file, original, replacement, tests, backend):
 - `original` is an exact substring of the file, found exactly once; it may span lines to make a
   short anchor unique, but the change itself is one line.
-- `tests` are pytest arguments (files, `-k` expressions).
+- `tests` are pytest arguments (files, `-k` expressions). The scratch copy has no .git: leave out
+  tests that need it (`--baseline` shows any selection failing on the unchanged tree).
 - backend "sqlite": the PostgreSQL pass is switched off; "pg": only the PostgreSQL pass (row locks
   and concurrent writers, which SQLite serialises anyway); "both": both passes.
 PostgreSQL needs TEST_DATABASE_URL (as for the tests); without it "pg" mutants are reported as
@@ -17,6 +18,10 @@ not run, never as killed.
     .venv/bin/python bin/mutants.py --check    # only check that every original still matches
     .venv/bin/python bin/mutants.py --baseline # every selection of tests passes on the unchanged tree
     .venv/bin/python bin/mutants.py scan-lock retention-active   # some, by id
+
+Figures (2026-11-26, 2 shared cores, ~15-40 s a mutant): first run 48 of 54 killed; the survivors
+got tests or the right selection (and one equivalent mutant was dropped): 53 of 53 killed,
+`--baseline` 53 of 53 selections pass on the unchanged tree.
 """
 import argparse
 import os
@@ -38,7 +43,7 @@ M = [
     ("token-signature", "kiemdich/tokens.py", '    else:\n        raise TokenError("signature")',
      "    else:\n        pass", ["tests/test_tokens.py", "-k", "byte or another_key"], "sqlite"),
     ("token-version", "kiemdich/tokens.py", "if len(raw) < HEADER_SIZE + SIG_SIZE or raw[0] != VERSION:",
-     "if len(raw) < HEADER_SIZE + SIG_SIZE:", ["tests/test_tokens.py"], "sqlite"),
+     "if len(raw) < HEADER_SIZE + SIG_SIZE:", ["tests/test_tokens.py", "-k", "not ignored_by_git"], "sqlite"),
     ("returnee-link-expiry", "kiemdich/followup/views.py",
      'if link_expired(decl, arrival, now=clock.utcnow(), grace_days=settings.get_int("status_grace_days")):',
      "if False:", ["tests/test_followup_returnee.py", "-k", "forged_or_finished"], "sqlite"),
