@@ -4,7 +4,7 @@ BIN    := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := app.py
 
-.PHONY: run test install install-dev assets test-assets lighthouse translations db clean
+.PHONY: run test install install-dev assets test-assets lighthouse translations db clean mutants
 
 run: install assets translations db
 	@$(BIN)/flask kiemdich demo
@@ -13,6 +13,11 @@ run: install assets translations db
 
 test: install-dev assets test-assets translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# One-line mutations of the critical conditions, each alone in a scratch copy, running the tests that
+# should catch it (bin/mutants.py; 15-30 minutes on two shared cores, so not part of CI).
+mutants: install-dev translations
+	$(BIN)/python bin/mutants.py $(MUTANTS)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.dev-installed

@@ -19,6 +19,10 @@ from tests.factories import (ArrivalFactory, CheckpointFactory, DeclarationFacto
 
 MINE, AREA, OUTSIDE = "25210", "25417", "26506"  # Phường Đồng Xoài, Xã Nghĩa Trung (Đồng Nai); Vũng Tàu (HCM City)
 LABELS = {"labels": ["Họ và tên", "Thời gian qua chốt"], "map": {}}
+# Each traveller of the world has a name of its own, so a page can be checked for who it shows.
+MARKERS = {"decl_in": "Quách Thị Trongxa", "decl_mon": "Lục Văn Theodoi", "decl_fresh": "Mạc Thị Chuaqua",
+           "decl_out": "Khổng Văn Xakhac", "decl_hcm": "Âu Thị Vungtau", "triage_in": "Hứa Văn Nhapmot",
+           "triage_out": "Tiêu Thị Nhaphai"}
 ROLES = ("anon", "admin", "supervisor", "area_supervisor", "checkpoint", "commune")
 
 
@@ -59,18 +63,18 @@ def build_world() -> World:
     spare = UserFactory(username="xa9", role="commune", area_codes=[AREA])
 
     # A traveller routed to MINE through cp_mine, and one routed to AREA through cp_area (code expired).
-    decl_in = DeclarationFactory(dest_commune_code=MINE, checkpoint_id=cp_mine.id)
+    decl_in = DeclarationFactory(dest_commune_code=MINE, checkpoint_id=cp_mine.id, full_name=MARKERS["decl_in"])
     pass_in = PassageFactory(declaration=decl_in, checkpoint=cp_mine)
     arr_in = ArrivalFactory(declaration=decl_in, passage=pass_in, commune_code=MINE, status="expected")
-    decl_out = DeclarationFactory(dest_commune_code=AREA, checkpoint_id=cp_area.id,
+    decl_out = DeclarationFactory(dest_commune_code=AREA, checkpoint_id=cp_area.id, full_name=MARKERS["decl_out"],
                                   valid_until=utcnow() - timedelta(hours=1))
     pass_out = PassageFactory(declaration=decl_out, checkpoint=cp_area)
     arr_out = ArrivalFactory(declaration=decl_out, passage=pass_out, commune_code=AREA, status="expected")
-    decl_hcm = DeclarationFactory(dest_commune_code=OUTSIDE, checkpoint_id=cp_out.id,
+    decl_hcm = DeclarationFactory(dest_commune_code=OUTSIDE, checkpoint_id=cp_out.id, full_name=MARKERS["decl_hcm"],
                                   valid_until=utcnow() - timedelta(hours=1))
     PassageFactory(declaration=decl_hcm, checkpoint=cp_out)
-    decl_fresh = DeclarationFactory(dest_commune_code=MINE)  # valid, not yet seen at any checkpoint
-    decl_mon = DeclarationFactory(dest_commune_code=MINE, checkpoint_id=cp_mine.id)  # followed since yesterday
+    decl_fresh = DeclarationFactory(dest_commune_code=MINE, full_name=MARKERS["decl_fresh"])  # valid, not yet seen at any checkpoint
+    decl_mon = DeclarationFactory(dest_commune_code=MINE, checkpoint_id=cp_mine.id, full_name=MARKERS["decl_mon"])  # followed since yesterday
     pass_mon = PassageFactory(declaration=decl_mon, checkpoint=cp_mine)
     arr_mon = ArrivalFactory(declaration=decl_mon, passage=pass_mon, commune_code=MINE, status="monitoring",
                              arrived_at=utcnow() - timedelta(days=1), plan_start=today() - timedelta(days=1),
@@ -91,8 +95,10 @@ def build_world() -> World:
     row_in = ImportRowFactory(batch=done_mine, status="triage")
     row_out = ImportRowFactory(batch=done_out, status="triage")
     triage_in = DeclarationFactory(dest_commune_code=None, dest_street="Nơi nào đó", checkpoint_id=cp_mine.id,
+                                   full_name=MARKERS["triage_in"],
                                    import_row_id=row_in.id, source="import")
     triage_out = DeclarationFactory(dest_commune_code=None, dest_street="Nơi nào đó", checkpoint_id=cp_out.id,
+                                    full_name=MARKERS["triage_out"],
                                     import_row_id=row_out.id, source="import")
     row_in.declaration_id, row_out.declaration_id = triage_in.id, triage_out.id
     db.session.flush()

@@ -1,5 +1,6 @@
 """Sign-in, roles, scopes, throttling, idle timeout and the admin account pages."""
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -9,6 +10,15 @@ from kiemdich.extensions import db
 from kiemdich.models import AuditEvent, SignInFailure, User
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD
+
+def assert_sent_to_sign_in(response, came_from="/xa"):
+    """A redirect to the sign-in page that brings the user back where they were: the target, not just 302."""
+    assert response.status_code == 302
+    target = urlsplit(response.location)
+    # The idle sign-out builds `next` from request.full_path, which ends in "?" with no query string.
+    nxt = [value.rstrip("?") for value in parse_qs(target.query).get("next", [])]
+    assert target.path == "/dang-nhap" and nxt == [came_from], response.location
+
 
 HOMES = {"admin": "/quan-tri/tai-khoan/", "supervisor": "/tinh", "checkpoint": "/chot/quet", "commune": "/xa"}
 USERNAMES = {"admin": "admin1", "supervisor": "super1", "checkpoint": "chot1", "commune": "xa1"}
@@ -36,15 +46,14 @@ def test_each_role_is_refused_on_other_roles_pages(client, auth, users, role):
 def test_anonymous_is_sent_to_sign_in(client):
     for path in HOMES.values():
         response = client.get(path)
-        assert response.status_code == 302
-        assert "/dang-nhap" in response.location
+        assert_sent_to_sign_in(response, path)
 
 
 def test_wrong_password_is_refused_in_vietnamese(client, auth, users):
     response = auth.login("xa1", "wrong password")
     assert response.status_code == 401
     assert "Sai tên đăng nhập hoặc mật khẩu." in response.get_data(as_text=True)
-    assert client.get("/xa").status_code == 302
+    assert_sent_to_sign_in(client.get("/xa"))
 
 
 def _failures(username: str, source: str) -> int | None:
@@ -156,7 +165,7 @@ def test_login_requires_csrf(client, users):
     response = client.post("/dang-nhap", data={"username": "xa1", "password": PASSWORD})
     assert response.status_code == 400
     assert "Biểu mẫu đã hết hạn" in response.get_data(as_text=True)
-    assert client.get("/xa").status_code == 302
+    assert_sent_to_sign_in(client.get("/xa"))
 
 
 def test_idle_session_is_signed_out(app, client, auth, users):
@@ -164,9 +173,8 @@ def test_idle_session_is_signed_out(app, client, auth, users):
     assert client.get("/xa").status_code == 200
     with client.session_transaction() as session:
         session["seen"] -= app.config["KIEMDICH_IDLE_MINUTES"] * 60 + 5
-    response = client.get("/xa")
-    assert response.status_code == 302 and "/dang-nhap" in response.location
-    assert client.get("/xa").status_code == 302
+    assert_sent_to_sign_in(client.get("/xa"))
+    assert_sent_to_sign_in(client.get("/xa"))
 
 
 def test_session_cookie_flags(app, client, auth, users):
@@ -175,16 +183,29 @@ def test_session_cookie_flags(app, client, auth, users):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_production_cookies_are_secure_by_default():
-    from kiemdich.config import Config
+@pytest.mark.parametrize("insecure, secure", [(None, "True"), ("1", "False")])
+def test_production_cookies_are_secure_by_default(insecure, secure):
+    """Read in a fresh interpreter, so that the variable set (or not) in the test's own environment
+    cannot make the test pass: it used to pass whenever KIEMDICH_INSECURE_COOKIES was set."""
+    import os
+    import subprocess
+    import sys
 
-    assert Config.SESSION_COOKIE_SECURE is True or __import__("os").environ.get("KIEMDICH_INSECURE_COOKIES")
+    env = {k: v for k, v in os.environ.items() if k != "KIEMDICH_INSECURE_COOKIES"}
+    if insecure:
+        env["KIEMDICH_INSECURE_COOKIES"] = insecure
+    out = subprocess.run([sys.executable, "-c", "from kiemdich.config import Config; "
+                          "print(Config.SESSION_COOKIE_SECURE, Config.REMEMBER_COOKIE_SECURE)"],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == [secure, secure]
 
 
 def test_logout_ends_the_session(client, auth, users):
     auth.login("xa1")
-    auth.logout()
-    assert client.get("/xa").status_code == 302
+    response = auth.logout()
+    assert response.status_code == 302 and urlsplit(response.location).path == "/dang-nhap"
+    assert "Bạn đã đăng xuất." in client.get(response.location).get_data(as_text=True)
+    assert_sent_to_sign_in(client.get("/xa"))
 
 
 def test_admin_issues_an_account_with_scope(client, auth, users):
@@ -248,7 +269,7 @@ def test_password_reset_ends_open_sessions(app, users):
         "csrf_token": csrf_token(admin_client, f"/quan-tri/tai-khoan/{uid}/mat-khau"),
         "password": "brand new password"})
     assert response.status_code == 302
-    assert officer_client.get("/xa").status_code == 302  # old session no longer valid
+    assert_sent_to_sign_in(officer_client.get("/xa"))  # old session no longer valid
     assert AuthLogin(officer_client)("xa1", "brand new password").location.endswith("/xa")
 
 
@@ -262,7 +283,7 @@ def test_deactivation_is_idempotent_and_blocks_sign_in(app, users):
             "csrf_token": csrf_token(admin_client, "/quan-tri/tai-khoan/"), "active": "0"})
     assert db.session.scalar(select(db.func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "account.deactivate")) == 1
-    assert officer_client.get("/xa").status_code == 302
+    assert_sent_to_sign_in(officer_client.get("/xa"))
     response = AuthLogin(officer_client)("xa1", PASSWORD)
     assert "đã bị khóa" in response.get_data(as_text=True)
 

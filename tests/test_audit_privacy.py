@@ -235,7 +235,7 @@ def test_admins_publish_a_new_notice_version_shown_before_declaring(client, auth
     token = csrf_token(client, "/quan-tri/thong-bao-du-lieu")
     response = client.post("/quan-tri/thong-bao-du-lieu", data={"csrf_token": token, "version": "2026-07",
                                                                "text": NEW_TEXT})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location == "/quan-tri/thong-bao-du-lieu"
     assert latest_notice().version == "2026-07"
     assert len(events("privacy_notice.publish")) == 1
     response = client.post("/quan-tri/thong-bao-du-lieu", data={"csrf_token": token, "version": "2026-07",
@@ -324,6 +324,25 @@ def test_retention_deidentifies_the_right_rows_and_keeps_aggregates(app, aged):
     assert _counts() == before_counts
     assert figs.compute(figs.Scope(scope.communes, start, end, scope.now)).totals == before_figures
     assert len(events("retention.run")) == 1 and events("retention.run")[0].after["deidentified"] == 2
+
+
+@pytest.mark.parametrize("status", ["expected", "arrived", "monitoring", "ended_unchecked"])
+def test_retention_never_touches_a_follow_up_still_under_way(app, users, status):
+    """An arrival under way that nobody touched for longer than the period (no end, old updated_at)
+    is kept: de-identifying it is irreversible and the officer still needs the person's name."""
+    old = utcnow() - timedelta(days=40)
+    decl = DeclarationFactory(full_name="Người Đang Theo Dõi", id_number="075191234777", created_at=old,
+                              valid_until=old, dest_commune_code=ONE)
+    ArrivalFactory(declaration=decl, status=status, ended_at=None, expected_at=old, created_at=old, updated_at=old)
+    ended = DeclarationFactory(full_name="Người Đã Xong", created_at=old, valid_until=old, dest_commune_code=ONE)
+    ArrivalFactory(declaration=ended, status="completed", ended_at=old, expected_at=old, created_at=old, updated_at=old)
+    db.session.commit()
+    assert privacy.retention(30) == 1
+    db.session.commit()
+    db.session.expire_all()
+    kept = db.session.get(Declaration, decl.id)
+    assert (kept.full_name, kept.id_number, kept.deidentified_at) == ("Người Đang Theo Dõi", "075191234777", None)
+    assert db.session.get(Declaration, ended.id).deidentified_at is not None  # the period itself did apply
 
 
 def test_retention_is_idempotent(app, aged):

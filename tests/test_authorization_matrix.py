@@ -23,7 +23,7 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed
 
 from kiemdich.extensions import db, limiter
-from tests.factories_security import ROLES, build_world, csrf_for, sign_in
+from tests.factories_security import MARKERS, ROLES, build_world, csrf_for, sign_in
 
 LOGIN = "login"  # 302 to /dang-nhap?next=...
 FORBIDDEN, NOT_FOUND = 403, 404
@@ -133,6 +133,13 @@ MATRIX: dict[str, list[Probe]] = {
     "offline.manifest": [P("GET", "/manifest.webmanifest", everyone(200))],
     "offline.session_info": [P("GET", "/dong-bo/phien", everyone(200, anon=401))],
     "scan.rules_json": [P("GET", "/quy-tac.json", everyone(200))],
+    "health.healthz": [P("GET", "/healthz", everyone(200))],
+    "health.readyz": [P("GET", "/readyz", everyone(200))],
+    "metrics.metrics": [P("GET", "/metrics", everyone(200))],  # the test client comes from loopback
+    "exports.job": [P("GET", "/xuat/tep/{code_guess}", only(checkpoint=NOT_FOUND, commune=NOT_FOUND,
+                                                           supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
+    "exports.job_file": [P("GET", "/xuat/tep/{code_guess}/tai", only(checkpoint=NOT_FOUND, commune=NOT_FOUND,
+                                                                    supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
 
     # --- role homes ---------------------------------------------------------------------------------
     "homes.commune": [P("GET", "/xa", only(commune=200))],
@@ -244,11 +251,6 @@ MATRIX: dict[str, list[Probe]] = {
           data={"commune": "25210"}),
         P("POST", "/nhap/phan-loai/{row_guess.id}", only(supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
 
-    # --- operators: open to anyone here (/metrics only from KIEMDICH_METRICS_NETWORKS: loopback) -------
-    "health.healthz": [P("GET", "/healthz", everyone(200))],
-    "health.readyz": [P("GET", "/readyz", everyone(200))],
-    "metrics.metrics": [P("GET", "/metrics", everyone(200))],
-
     # --- exports --------------------------------------------------------------------------------------
     "exports.passages": [
         P("GET", "/xuat/qua-chot", only(checkpoint=200, **SUPERVISORS)),
@@ -259,12 +261,6 @@ MATRIX: dict[str, list[Probe]] = {
           data={"checkpoint": "{cp_mine.id}", "start": "2021-10-01", "end": "2021-10-07", "fmt": "csv"}),
         P("POST", "/xuat/qua-chot", only(checkpoint=422, supervisor=422, area_supervisor=422),
           data={"checkpoint": "{cp_out.id}", "start": "2021-10-01", "end": "2021-10-07", "fmt": "csv"})],
-    # a queued export's page and file: only the user who asked finds it (tests/test_export_jobs.py)
-    "exports.job": [P("GET", "/xuat/tep/" + "0" * 32, only(checkpoint=NOT_FOUND, commune=NOT_FOUND,
-                                                          supervisor=NOT_FOUND, area_supervisor=NOT_FOUND))],
-    "exports.job_file": [P("GET", "/xuat/tep/" + "0" * 32 + "/tai",
-                           only(checkpoint=NOT_FOUND, commune=NOT_FOUND, supervisor=NOT_FOUND,
-                                area_supervisor=NOT_FOUND))],
     "exports.arrivals": [
         P("GET", "/xuat/nguoi-den", only(commune=200, **SUPERVISORS)),
         P("POST", "/xuat/nguoi-den", only(commune=200, **SUPERVISORS), data={"fmt": "csv"}),
@@ -355,8 +351,46 @@ def test_matrix_agrees_with_the_role_guards(app):
                     assert probe.expect[role] == FORBIDDEN, f"{endpoint} {probe.path}: {role} must get 403"
 
 
+# POSTs whose answer is what the user asked for: a data-subject search shows the people found; the
+# traveller's own pages show the person whose signed token (or code and ID number) was sent, whoever
+# sends it (the token is the credential, README "Architecture").
+POST_SHOWS_WHAT_WAS_ASKED = {"privacy.requests", "privacy.export", "traveller.status", "traveller.lookup",
+                             "followup.self_arrival", "followup.self_check"}
+
+
+def test_the_markers_are_shown_in_scope(app):
+    """The leak check is not vacuous: the same names do appear on the pages of those in scope."""
+    world = build_world()
+    clients = _clients(app, world)
+    assert MARKERS["decl_in"] in clients["commune"].get(f"/xa/nguoi-den/{world.decl_in.code}").get_data(as_text=True)
+    assert MARKERS["decl_in"] in clients["commune"].get("/xa/ds/expected").get_data(as_text=True)
+    assert MARKERS["decl_out"] in clients["area_supervisor"].get("/tinh/ds?f=a_exp").get_data(as_text=True)
+    assert MARKERS["triage_in"] in clients["supervisor"].get("/nhap/phan-loai").get_data(as_text=True)
+
+
 def _fill(template, world) -> str:
     return template.format(**world.names) if isinstance(template, str) else template
+
+
+# Whose names a role must never see on a page it is allowed to open (list and detail pages alike):
+# a status-only matrix passed a 200 page that listed another commune's people.
+EVERYONE = set(MARKERS)
+OUT_OF_SCOPE = {
+    "anon": EVERYONE,
+    "admin": EVERYONE,  # admins see travellers only through a data-subject request (a POST)
+    "supervisor": {"decl_hcm", "triage_out"},  # another province's checkpoint and supervisor
+    "area_supervisor": EVERYONE - {"decl_out"},  # commune AREA only
+    "checkpoint": {"decl_out", "decl_hcm", "triage_out"},  # passed other checkpoints
+    "commune": {"decl_out", "decl_hcm", "triage_in", "triage_out"},  # not routed to commune MINE
+}
+
+
+def _leaks(response, role: str, where: str) -> str | None:
+    if response.status_code != 200 or response.mimetype not in ("text/html", "application/json", "text/csv"):
+        return None
+    body = response.get_data(as_text=True)
+    shown = sorted(name for name in OUT_OF_SCOPE[role] if MARKERS[name] in body)
+    return f"{where}: shows {shown}, outside the role's scope" if shown else None
 
 
 def _check(response, expected, where: str) -> str | None:
@@ -405,9 +439,12 @@ def test_route_against_every_role(app, endpoint):
             problem = _check(response, probe.expect[role], f"{role:>15} {probe.method} {path}")
             if problem:
                 failures.append(problem)
-            if endpoint == "auth.logout":  # signed out, with a new session and CSRF token
-                if role != "anon":
-                    sign_in(client, world.users[role])
+            if probe.method == "GET" or endpoint not in POST_SHOWS_WHAT_WAS_ASKED:
+                leak = _leaks(response, role, f"{role:>15} {probe.method} {path}")
+                if leak:
+                    failures.append(leak)
+            if role != "anon" and endpoint == "auth.logout":
+                sign_in(client, world.users[role])
                 tokens[role] = csrf_for(client)
         # The other method on the same path is refused by the router, before any view runs.
         other = "POST" if probe.method == "GET" else "GET"

@@ -38,8 +38,8 @@ def test_supervisor_creates_a_checkpoint_in_the_area(app, client, auth, users):
     response = _post(client, "/checkpoints/new", {"name": "Chốt ĐT741 – Đồng Phú", "commune": "25363",
                                                   "road": "Đường tỉnh 741", "lat": "11.392", "lon": "106.835"},
                      csrf_from="/checkpoints/new")
-    assert response.status_code == 302
     cp = db.session.scalar(select(Checkpoint).where(Checkpoint.name == "Chốt ĐT741 – Đồng Phú"))
+    assert response.status_code == 302 and response.location == f"/checkpoints/{cp.id}"
     assert cp.commune_code == "25363" and cp.active and cp.poster_version == 1 and cp.lat == 11.392
     assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{8}", cp.code)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "checkpoint.create"))
@@ -110,7 +110,7 @@ def test_edit_keeps_the_code(app, client, auth, users):
     code = cp.code
     auth.login("super1")
     response = _post(client, f"/checkpoints/{cp.id}/edit", {"name": "Chốt mới", "commune": "25210", "road": "QL14"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location == f"/checkpoints/{cp.id}"
     db.session.refresh(cp)
     assert (cp.name, cp.road, cp.code) == ("Chốt mới", "QL14", code)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "checkpoint.update"))
@@ -121,7 +121,8 @@ def test_rotating_the_code_retires_old_posters(app, client, auth, users):
     cp = users["checkpoint"].checkpoints[0].checkpoint
     old = cp.code
     auth.login("super1")
-    assert _post(client, f"/checkpoints/{cp.id}/rotate").status_code == 302
+    response = _post(client, f"/checkpoints/{cp.id}/rotate")
+    assert response.status_code == 302 and response.location == f"/checkpoints/{cp.id}"
     db.session.refresh(cp)
     assert cp.code != old and cp.poster_version == 2
     assert db.session.get(RetiredCheckpointCode, old).checkpoint_id == cp.id

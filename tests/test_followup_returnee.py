@@ -114,6 +114,12 @@ def test_a_forged_or_finished_link_writes_nothing(client):
     db.session.commit()
     response = client.post("/q/suc-khoe", data={"token": token, "temperature": "36.5"})
     assert response.status_code == 422 and count(HealthCheck) == 0
+    assert unquote(response.headers["X-Outbox-Reason"]) == "Việc theo dõi chuyến đi này đã kết thúc."
+    events = count(ArrivalEvent)
+    response = client.post("/q/den-noi", data={"token": token})  # the link is over: not "already recorded"
+    assert response.status_code == 422
+    assert unquote(response.headers["X-Outbox-Reason"]) == "Việc theo dõi chuyến đi này đã kết thúc."
+    assert count(ArrivalEvent) == events and fresh(arrival).status == "completed"
 
 
 def test_status_page_shows_plan_task_days_left_and_station_phone(client, users):

@@ -597,9 +597,10 @@ def test_replayed_passage_is_stored_once_and_a_changed_replay_refused(app):
     assert client.post("/chot/qua-chot", data=data).status_code == 201
     before = snapshot()
     again = client.post("/chot/qua-chot", data=data)
-    assert again.status_code == 200 and again.headers["X-Outbox-Status"] in ("replay", "already")
+    assert again.status_code == 200 and again.headers["X-Outbox-Status"] == "replay"
     changed = client.post("/chot/qua-chot", data=data | {"decision": "refuse"})
-    assert 400 <= changed.status_code < 500 and vietnamese(changed.get_data(as_text=True))
+    assert changed.status_code == 422 and vietnamese(changed.get_data(as_text=True))
+    assert changed.headers["X-Outbox-Reason"]  # the outbox lists it as refused, with the reason
     assert snapshot() == before
 
 
@@ -611,7 +612,7 @@ def test_replayed_self_check_with_other_content_is_refused(app):
     before = snapshot()
     assert client.post("/q/suc-khoe", data=data).status_code == 200  # the same again: already recorded
     conflict = client.post("/q/suc-khoe", data=data | {"temperature": "39.5"})
-    assert conflict.status_code in (409, 422) and vietnamese(conflict.get_data(as_text=True))
+    assert conflict.status_code == 422 and vietnamese(conflict.get_data(as_text=True))  # README: replays with other content
     assert snapshot() == before
 
 
@@ -919,17 +920,20 @@ def test_junk_in_every_path_parameter(app):
     tokens = {role: csrf_for(client) for role, client in clients.items()}
     rules = [rule for rule in app.url_map.iter_rules() if rule.arguments]
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                      HealthCheck.data_too_large])
+    # Ids are drawn from a range no fixture reaches (build_world makes a few dozen rows): a small
+    # random integer once hit a real checkpoint id and made a legitimate write (1 run in 4). No
+    # example database either: a saved failing example replayed on every later local run.
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(rule_index=st.integers(0, len(rules) - 1), value=st.one_of(junk, huge.map(lambda t: t[:2000])),
-           number=st.integers(-5, 2**40))
+           number=st.integers(10**7, 2**40))
     def run(rule_index, value, number):
         rule = rules[rule_index]
         text = quote(value.replace("\x00", "") or "x", safe="")
         path = rule.rule
         for name in rule.arguments:
             converter = type(rule._converters[name]).__name__
-            path = re.sub(rf"<[^>]*:?{name}>", str(abs(number)) if "Integer" in converter or "Id" in converter
+            path = re.sub(rf"<[^>]*:?{name}>", str(number) if "Integer" in converter or "Id" in converter
                           else text, path)
         for role in _path_roles(app, rule.endpoint):
             limiter.reset()

@@ -33,7 +33,7 @@ def test_level_editor_keeps_the_history_and_audits_each_change(client, auth, use
     auth.login("super1")
     response = post(client, "/tinh/cap-do", {"area_province": "79", "area": "", "level": "4",
                                              "effective_from": "2021-10-01", "note": "CV 1234"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location == "/tinh/cap-do"
     response = post(client, "/tinh/cap-do", {"area_province": "79", "area": "", "level": "2",
                                              "effective_from": "2021-11-15", "effective_to": ""})
     assert response.status_code == 302

@@ -187,3 +187,17 @@ def test_inline_svg_is_sized_by_css_and_has_no_inline_style(key):
     svg = str(qrcodes.svg_inline(segno.make_qr("https://x/c/ABCD1234", error="m"), "Chốt"))
     assert svg.startswith("<svg") and 'class="qr"' in svg and "viewBox" in svg
     assert "style=" not in svg and "width=" not in svg.split(">")[0]
+
+
+def test_a_token_of_another_layout_version_is_refused_even_when_signed_by_us(key):
+    """The version byte decides how the rest is read: a token of another version, though signed by
+    a key we trust (a future layout, a test build), is refused as malformed, never misread."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    raw = bytearray(_raw(_token(key))[:-tokens.SIG_SIZE])
+    raw[0] = tokens.VERSION + 1
+    r, s = decode_dss_signature(key.sign(bytes(raw), ec.ECDSA(hashes.SHA256())))
+    other_version = _text(bytes(raw) + r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    with pytest.raises(tokens.TokenError) as err:
+        tokens.verify(other_version, now=NOW, public_key=key.public_key())
+    assert err.value.reason == "malformed"
