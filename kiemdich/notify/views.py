@@ -1,5 +1,5 @@
 """Officers turn notifications on and off (/thong-bao/...); administrators see the text messages."""
-from flask import Blueprint, jsonify, render_template, request, session
+from flask import Blueprint, has_request_context, jsonify, render_template, request, session
 from flask_login import current_user, user_logged_out
 from sqlalchemy import func, select
 
@@ -46,7 +46,9 @@ def unsubscribe():
 @user_logged_out.connect
 def _forget_device(_app, user=None, **_extra):
     """Signing out stops this device's notifications: the next person on it is not told."""
-    endpoint = session.get(SESSION_KEY)
+    # The sign-out form also names it (static/js/push.js): a cookie written by another request at
+    # the same moment may have lost the session's copy.
+    endpoint = session.get(SESSION_KEY) or (request.form.get("push_endpoint") if has_request_context() else None)
     if endpoint and user is not None and getattr(user, "id", None):
         ops.unsubscribe(user, endpoint)
         db.session.commit()

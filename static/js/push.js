@@ -35,9 +35,25 @@
     status.textContent = note ? status.getAttribute("data-t-" + note) : "";
   }
 
+  /* The sign-out form names this device's subscription, so the server forgets it even when the
+     session cookie lost the endpoint (another request's answer may overwrite the cookie). */
+  function remember(sub) {
+    var form = document.querySelector('form[action$="/dang-xuat"]');
+    if (!form) return;
+    var input = form.querySelector('input[name="push_endpoint"]');
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "push_endpoint";
+      form.appendChild(input);
+    }
+    input.value = sub ? sub.endpoint : "";
+  }
+
   function setUp(box) {
     navigator.serviceWorker.ready.then(function (reg) {
       return reg.pushManager.getSubscription().then(function (sub) {
+        remember(sub);
         box.hidden = false;
         show(box, !!sub, sub ? "on" : (Notification.permission === "denied" ? "denied" : ""));
         box.querySelector("[data-kd-push-on]").addEventListener("click", function () {
@@ -45,7 +61,7 @@
             if (permission !== "granted") { show(box, false, "denied"); return; }
             return reg.pushManager.subscribe({ userVisibleOnly: true,
                                                applicationServerKey: keyBytes(box.getAttribute("data-key")) })
-              .then(function (s) { return post(box.getAttribute("data-subscribe"), s.toJSON()); })
+              .then(function (s) { remember(s); return post(box.getAttribute("data-subscribe"), s.toJSON()); })
               .then(function () { show(box, true, "on"); });
           })["catch"](function () { show(box, false, "failed"); });
         });
@@ -53,6 +69,7 @@
           reg.pushManager.getSubscription().then(function (s) {
             if (!s) return null;
             var endpoint = s.endpoint;
+            remember(null);
             return s.unsubscribe().then(function () {
               return post(box.getAttribute("data-unsubscribe"), { endpoint: endpoint });
             });
