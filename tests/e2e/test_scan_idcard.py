@@ -73,6 +73,7 @@ def test_card_opens_the_declaration_or_khai_ho_prefilled_then_the_slip(browser, 
     # No phone (an elderly traveller): the trip is all that is left to ask.
     _pick_commune(page, "origin", "79", "ben thanh", "Phường Bến Thành")
     page.get_by_label("Biển số xe", exact=True).fill("59X1-123.45")
+    page.locator("#vaccine_doses").get_by_label("0", exact=True).check()  # no default: asked of everyone
     page.get_by_label("Tôi đã đọc thông báo ở trên và đồng ý").check()
     page.get_by_role("button", name="Gửi khai báo").click()
     expect(page.get_by_role("heading", name="Đã gửi khai báo")).to_be_visible()
