@@ -18,8 +18,9 @@ EXEMPT = {
     # credential; the outbox replays them with no session (and so no CSRF token) at all.
     "followup.self_arrival",
     "followup.self_check",
-    # Reads only (the status fragment for a signed token); nothing is written.
+    # Reads only (the status fragment for a signed token; the personal QR as a PNG); nothing is written.
     "traveller.status",
+    "traveller.qr_png",
 }
 # Not in EXEMPT although marked @csrf.exempt: the sign-in view checks the token itself, in its form,
 # after the rate limit (so floods without a token are counted) and still answers 400 without one.
