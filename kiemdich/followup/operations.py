@@ -182,7 +182,10 @@ def lock_arrival(arrival: Arrival) -> None:
     returnee, acting at the same moment are then taken one after the other: without it both saw
     "expected" and the arrival was confirmed twice (found by bench/load.py)."""
     if arrival.id is not None and not db.session.is_modified(arrival) and not _locked(arrival):
-        db.session.refresh(arrival, with_for_update=True)
+        # Not session.refresh(): it repeats the eager joins the arrival was loaded with (its passage,
+        # an outer join), and PostgreSQL refuses FOR UPDATE on the nullable side of an outer join.
+        db.session.scalar(select(Arrival).where(Arrival.id == arrival.id).with_for_update(of=Arrival)
+                          .execution_options(populate_existing=True))  # fetched: the row refreshes the instance
 
 
 def mark_locked(arrival: Arrival) -> None:
