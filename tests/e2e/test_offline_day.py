@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -152,6 +153,12 @@ def test_sign_out_and_session_end_delete_the_cached_personal_data(browser, app, 
     server.stop()
     context.set_offline(True)
     page.get_by_role("button", name="Đăng xuất").click()
+    # The form's POST fails offline (an error page): wait until that navigation happened, or it
+    # interrupts the next one.
+    try:
+        page.wait_for_url(lambda url: "/dang-xuat" in url or url.startswith("chrome-error"), timeout=15000)
+    except PlaywrightError as error:  # the navigation failed offline: it happened, as expected
+        assert "ERR_INTERNET_DISCONNECTED" in str(error)
     page.wait_for_load_state()
     page.goto(person)  # what anyone holding the phone would see: the offline page, nobody's name
     expect(page.get_by_role("heading", name="Mất mạng")).to_be_visible()
