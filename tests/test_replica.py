@@ -23,8 +23,19 @@ def _replica_url(primary: str) -> str:
     return _pg_url(raw)
 
 
+def _ensure_database(url: str) -> None:
+    """Create the replica's database on the primary's server when it is missing (CI has only `test`)."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+
 def _copy_to_replica(url: str) -> None:
     """The primary's tables and rows into the replica database (what replication keeps doing)."""
+    _ensure_database(url)
     writer = create_engine(url)
     try:
         with writer.begin() as conn:
