@@ -514,7 +514,11 @@ def test_hostile_form(app, form):
         if kind != "arbitrary":
             assert refused, f"{where} was accepted"
         if kind == "csrf":
-            assert status == 400 and "Phiên làm việc đã hết hạn" in body, where
+            # A token holding a NUL character is refused before the CSRF check, as any NUL input is
+            # ("Không đọc được yêu cầu"); every other bad token gets the expired-session message.
+            nul = any("\x00" in str(v) for v in changes.values())
+            expected = "Không đọc được yêu cầu" if nul else "Phiên làm việc đã hết hạn"
+            assert status == 400 and expected in body, where
         if refused:
             changed = set(changed_tables(before, snapshot())) - form.writes_on_refusal
             assert not changed, f"{where} changed {sorted(changed)}"
