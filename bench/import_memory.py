@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import bench_app, database_url, fresh_database, peak_mb, run_step  # noqa: E402
+from import_100k import step_calamine, step_setup  # noqa: E402  (the same baseline and set-up)
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 HEADER = ["STT", "Họ và tên", "Năm sinh", "Giới tính", "Số CCCD/CMND", "Số điện thoại", "Nơi đi",
@@ -44,30 +45,6 @@ def make_file(path: Path) -> None:
                       912000000 + n, "TP Hồ Chí Minh", DESTINATIONS[n % len(DESTINATIONS)], "Xe máy",
                       f"93F1-{n % 100000:05d}", (start + timedelta(seconds=n)).strftime("%d/%m/%Y %H:%M"), "", "5"])
     book.save(path)
-
-
-def step_calamine(path: str) -> dict:
-    import python_calamine
-
-    t = time.perf_counter()
-    rows = python_calamine.CalamineWorkbook.from_path(path).get_sheet_by_index(0).to_python()
-    return {"seconds": time.perf_counter() - t, "rows": len(rows), "peak_mb": peak_mb()}
-
-
-def step_setup(url: str) -> dict:
-    from kiemdich.accounts.operations import create_user
-    from kiemdich.extensions import db
-    from kiemdich.models import Checkpoint
-
-    app = bench_app(url)
-    with app.app_context():
-        fresh_database()
-        checkpoint = Checkpoint(code="BENCH001", name="Chốt Bench", commune_code="25210")
-        db.session.add(checkpoint)
-        db.session.flush()
-        create_user("bench", "bench-password-123", "supervisor", area_codes=["75"])
-        db.session.commit()
-        return {"checkpoint_id": checkpoint.id}
 
 
 def step_import(url: str, path: str, checkpoint_id: int, upto: str) -> dict:
