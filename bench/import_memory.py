@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import bench_app, database_url, fresh_database, peak_mb, run_step  # noqa: E402
+from _setup import bench_app, database_url, peak_mb, run_step  # noqa: E402
 from import_100k import step_calamine, step_setup  # noqa: E402  (the same baseline and set-up)
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
