@@ -128,7 +128,9 @@ def init_app(app: Flask) -> None:
 
     limits.init_app(app)
     ops.init_app(app)  # /healthz, /readyz, /metrics and the request counters
-    app.before_request(_refuse_nul)
+    # First of all hooks, before Flask-WTF's CSRF check (bound earlier by extensions.init_app): a
+    # NUL anywhere, a CSRF token included, gets the same "cannot read the request" 400.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_nul)
     app.before_request(_wtforms_in_vietnamese)
     app.after_request(_security_headers)
     app.after_request(_compress_client_errors)  # runs before Flask-Compress's own hook
