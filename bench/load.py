@@ -163,7 +163,8 @@ def prepare(env: dict, url: str, instance: Path, premade: int, runs: int) -> dic
         db.session.flush()
         for decl in followed:  # let through at a checkpoint: routed to the officers' communes
             scan.record_passage(user=prep_user, checkpoint=checkpoints[0], decl=decl,
-                                values=scan.PassageInput(decision="allow", papers_checked=True),
+                                values=scan.PassageInput(decision="allow", papers_checked=True,
+                                                         allow_reason="bench: routed for follow-up"),
                                 client_uuid=str(uuid.uuid4()), now=now)
         db.session.commit()
         data = {

@@ -467,3 +467,29 @@ def test_self_checkin_with_another_persons_key_is_recorded_under_a_new_one(app, 
         assert r.status_code == 200
     passages = db.session.scalars(select(Passage).order_by(Passage.id)).all()
     assert len(passages) == 2 and passages[0].client_uuid == key and passages[1].client_uuid != key
+
+
+def test_blank_form_is_drawn_once_but_each_visitor_gets_their_own_keys(app, client):
+    """The blank form comes from a per-process copy (issue 14), yet every GET carries a fresh
+    one-time key and the visitor's own CSRF token, so the form it shows is accepted once."""
+    cp = CheckpointFactory(name="Chốt ĐT741")
+    db.session.commit()
+    other = app.test_client()
+    first = client.get(f"/c/{cp.code}").get_data(as_text=True)
+    second = other.get(f"/c/{cp.code}").get_data(as_text=True)
+    assert "kd-blank" not in first + second
+    assert inputs(first)["nonce"]["value"] != inputs(second)["nonce"]["value"]
+    assert inputs(first)["csrf_token"]["value"] != inputs(second)["csrf_token"]["value"]
+    assert first.replace(inputs(first)["csrf_token"]["value"], "").count('"X-CSRFToken"') == 1
+    # The copy-served page is a working form: its token and key are accepted, once.
+    fields = inputs(second)
+    data = valid_form(nonce=fields["nonce"]["value"], csrf_token=fields["csrf_token"]["value"])
+    assert other.post(f"/c/{cp.code}", data=data, headers=HX).status_code == 200
+    assert other.post(f"/c/{cp.code}", data=data, headers=HX).status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Declaration)) == 1
+    # What the page shows still follows the checkpoint and the language.
+    cp.name = "Chốt ĐT741 – Phú Riềng"
+    db.session.commit()
+    assert "Tại chốt: Chốt ĐT741 – Phú Riềng" in client.get(f"/c/{cp.code}").get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    assert "At checkpoint: Chốt ĐT741 – Phú Riềng" in client.get(f"/c/{cp.code}").get_data(as_text=True)

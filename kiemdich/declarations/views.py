@@ -1,8 +1,9 @@
 """The public declaration form (/khai-bao, /c/<checkpoint code>), self check-in, and the public key."""
 
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
-                   url_for)
+                   session, url_for)
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from .. import clock, qrcodes, tokens
 from ..accounts.auth import role_required
@@ -90,14 +91,49 @@ def _done(decl, created: bool, staff):
     return response
 
 
+# A traveller's blank form is the same for everyone at one checkpoint, in one language, on one day
+# (47 fields, three province lists, many translations: tens of ms of Jinja); only the CSRF token and
+# the form's one-time key differ. It is rendered once per key below with those two values replaced
+# by marks, and each GET puts fresh ones in. Per process and app, bounded; signed-in users are
+# never served from it (their page shows who they are).
+_BLANK_MAX = 256
+_CSRF_MARK, _NONCE_MARK = "kd-blank-csrf-mark", "kd-blank-nonce-mark"
+
+
+def _blank_key(checkpoint, notice, today):
+    if current_user.is_authenticated or session.get("_flashes"):
+        return None
+    from flask_babel import get_locale
+
+    place = (checkpoint.id, checkpoint.code, checkpoint.name) if checkpoint else None
+    return (str(get_locale()), place, notice.version, today, bool(htmx), request.path,
+            current_app.config["KIEMDICH_PROVINCE"])
+
+
+def _blank_form(checkpoint, notice, today):
+    """A blank form: from the per-process cache when the key allows it, else rendered."""
+    key = _blank_key(checkpoint, notice, today)
+    cache = current_app.extensions.setdefault("kiemdich.blank_forms", {})
+    html = cache.get(key) if key else None
+    if html is None:
+        form = DeclarationForm(today=today, latest_notice=notice.version, staff=_staff() is not None)
+        _start(form, notice, today)
+        html, status = _render_form(form, checkpoint, notice)
+        if key is None:
+            return html, status
+        if len(cache) >= _BLANK_MAX:
+            cache.clear()
+        cache[key] = html = html.replace(generate_csrf(), _CSRF_MARK).replace(form.nonce.data, _NONCE_MARK)
+    return html.replace(_CSRF_MARK, generate_csrf()).replace(_NONCE_MARK, ops.new_nonce()), 200
+
+
 def _declare(checkpoint):
     notice = ops.latest_notice()
     staff = _staff()
     today = clock.today()
-    form = DeclarationForm(today=today, latest_notice=notice.version, staff=staff is not None)
     if request.method == "GET":
-        _start(form, notice, today)
-        return _render_form(form, checkpoint, notice)
+        return _blank_form(checkpoint, notice, today)
+    form = DeclarationForm(today=today, latest_notice=notice.version, staff=staff is not None)
     if not form.validate():
         return _render_form(form, checkpoint, notice, 422)
     try:
