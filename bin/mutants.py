@@ -113,7 +113,9 @@ M = [
      'elif not red and arrival.flagged and check.source != "self":', "elif not red and arrival.flagged:",
      ["tests/test_followup.py", "-k", "red_check"], "sqlite"),
     ("followup-lock-arrival", "kiemdich/followup/operations.py",
-     "        db.session.refresh(arrival, with_for_update=True)", "        pass",
+     "        db.session.scalar(select(Arrival).where(Arrival.id == arrival.id).with_for_update(of=Arrival)\n"
+     "                          .execution_options(populate_existing=True))",
+     "        pass",
      ["tests/test_concurrent_writes.py", "-k", "two_officers"], "pg"),
     ("followup-settle-lock", "kiemdich/followup/operations.py",
      ".with_for_update(of=Arrival, skip_locked=True)", "", ["tests/test_concurrent_writes.py", "-k", "homes_opened"],
