@@ -177,3 +177,21 @@ def test_an_export_reimported_gives_the_same_people(client, auth, users, fmt):
     assert again == people
     assert [p.moment for p in parsed] == [WHEN] * 4
     assert date(2021, 10, 5) == parsed[0].record["travel_date"]
+
+
+def test_arrival_export_shows_the_passage_handling_else_the_plans(app, users):
+    """The "Hướng xử lý" column: the checkpoint's decision and instruction when the arrival came
+    through a passage, else the instruction of the arrival's own plan (an imported or moved one)."""
+    from kiemdich.exports.operations import arrival_rows
+
+    checkpoint = db.session.scalar(select(Checkpoint))
+    passed = passages_at(checkpoint, 1)[0]
+    passed.decision = "quarantine"
+    ArrivalFactory(status="expected", declaration=passed.declaration, passage=passed, instruction_code=8)
+    ArrivalFactory(status="expected", instruction_code=6, declaration=DeclarationFactory(full_name="Người Nhập Danh Sách"))
+    db.session.commit()
+    rows = {r[1]: r for r in arrival_rows(["25210", "25417"], ["expected"])}
+    assert rows["Nguyễn Thị Hạnh 0"][10:13] == ["05/10/2021 08:30", checkpoint.name,
+                                                "Chuyển cách ly tập trung (5 - Tự theo dõi sức khỏe 7 ngày)"]
+    assert rows["Người Nhập Danh Sách"][10:12] == ["", ""]
+    assert rows["Người Nhập Danh Sách"][12].startswith("6 - ")
