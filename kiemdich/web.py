@@ -124,7 +124,7 @@ def init_app(app: Flask) -> None:
         # X-Forwarded-* headers the last `hops` proxies appended (never from what the client sent),
         # so rate limits and the audit trail see the phone, not the proxy.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-    from . import limits, ops
+    from . import labels, limits, ops
 
     limits.init_app(app)
     ops.init_app(app)  # /healthz, /readyz, /metrics and the request counters
@@ -194,6 +194,7 @@ def init_app(app: Flask) -> None:
 
     # Globals, not a context processor, so that imported macros see them too.
     app.jinja_env.globals.update(csrf_token_value=generate_csrf, mask_id=mask_id)
+    app.jinja_env.globals.update(labels.GLOBALS)  # ARRIVAL_STATUS, LIST, MEASURE... (lazy translations)
 
     @app.context_processor
     def language():

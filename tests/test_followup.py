@@ -504,3 +504,31 @@ def test_symptoms_declared_at_the_border_put_the_arrival_in_the_red_list(client,
     day = clock.today(now)
     totals = figs.compute(figs.Scope(frozenset({"25210"}), day - timedelta(days=1), day, now)).totals
     assert totals["a_sym"] == 1
+
+
+def test_tests_today_list_is_the_plans_test_days_counted_in_the_database(app, users):
+    """The "Tests today" list and its tile (computed in SQL, JSON test days) agree with the plan
+    rule (schedule.test_today) for every day of the plans, with a recorded test taking a person off."""
+    from kiemdich.followup import schedule
+
+    today = clock.today()
+    made = [make(start=today - timedelta(days=back), days=14, tests=tests, name=f"Người {back} {tests}",
+                 phone=f"09{back:02d}{len(tests)}00000")
+            for back in (0, 2, 6, 13, 20) for tests in ((1,), (1, 7), (3, 7, 14), ())]
+    make(status="expected", tests=(1,), name="Chưa đến")  # not monitored: never listed
+    tested = make(start=today - timedelta(days=6), days=14, tests=(7,), name="Đã xét nghiệm", phone="0988000000")
+    HealthCheckFactory(arrival=tested, check_date=today, test_result="negative", test_kind="rapid")
+    db.session.commit()
+    expected = {a.declaration.full_name for a in made
+                if schedule.test_today(a.status, a.plan_start, a.test_days, today)}
+    assert expected == {"Người 0 (1,)", "Người 0 (1, 7)", "Người 2 (3, 7, 14)", "Người 6 (1, 7)",
+                        "Người 6 (3, 7, 14)", "Người 13 (3, 7, 14)"}
+    names, number = set(), 1
+    while True:
+        page = lists.page({"25210"}, "tests", today, clock.utcnow(), number=number)
+        names |= {r.name for r in page.rows}
+        if not page.has_next:
+            break
+        number += 1
+    assert names == expected
+    assert lists.counts({"25210"}, today, clock.utcnow())["tests"] == len(expected)
