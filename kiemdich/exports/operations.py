@@ -47,8 +47,17 @@ class Names:
         self.parents = dict(db.session.execute(select(AdminUnit.code, AdminUnit.parent_code)
                                                .where(AdminUnit.dataset == "vn2025")).all())
         self.instructions = dict(db.session.execute(select(Instruction.code, Instruction.label)).all())
+        self._places = {}
 
     def place(self, commune: str | None, province: str | None = None, street: str = "") -> str:
+        """"Commune, Province" (the street when neither is known); memoised: lists repeat places."""
+        key = (commune, province, street)
+        named = self._places.get(key)
+        if named is None:
+            named = self._places[key] = self._place(commune, province, street)
+        return named
+
+    def _place(self, commune, province, street) -> str:
         province = province or self.parents.get(commune or "")
         parts = [self.units.get(commune or ""), self.units.get(province or "")]
         named = ", ".join(p for p in parts if p)
@@ -70,6 +79,14 @@ _PERSON = (Declaration.full_name, Declaration.birth_year, Declaration.sex, Decla
 _PASSAGE = (Passage.client_ts, Passage.server_ts, Passage.decision, Passage.instruction_code)
 
 
+def _stamp(moment: datetime | None) -> str:
+    """dd/mm/yyyy hh:mm in local time (an f-string: strftime was a tenth of the rows' time)."""
+    if moment is None:
+        return ""
+    t = local(moment)
+    return f"{t.day:02d}/{t.month:02d}/{t.year} {t.hour:02d}:{t.minute:02d}"
+
+
 def _row(n, r, checkpoint_name: str, names: Names, instruction_code: int | None = None) -> list:
     moment = r.client_ts or r.server_ts
     code = r.instruction_code if instruction_code is None else instruction_code
@@ -77,7 +94,7 @@ def _row(n, r, checkpoint_name: str, names: Names, instruction_code: int | None 
             names.place(r.origin_commune_code, r.origin_province_code, r.origin_street),
             names.place(r.dest_commune_code, None, r.dest_street),
             VEHICLE.get(r.vehicle_type, ""), r.vehicle_plate,
-            local(moment).strftime("%d/%m/%Y %H:%M") if moment else "", checkpoint_name,
+            _stamp(moment), checkpoint_name,
             names.handling(r.decision, code)]
 
 
@@ -145,7 +162,8 @@ def write_xlsx(fileobj, title: list[str], header: list[str], rows, widths: list[
     count = 0
     for row in rows:
         # Strings are written as strings: openpyxl would otherwise store "=..." as a formula.
-        sheet.append([safe(v) for v in row])
+        # (safe() inlined: one call per cell was measurable on 100,000 rows.)
+        sheet.append([("'" + v) if v.__class__ is str and v.startswith(FORMULA_START) else v for v in row])
         count += 1
     book.save(fileobj)
     return count
