@@ -3,11 +3,13 @@ routings): the commune officer sees one person and merges them in one tap, audit
 idempotent; the later one ends as merged into the first, its checks and history kept.
 Another commune's officer cannot merge (403)."""
 import re
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from kiemdich import clock
+from kiemdich.declarations.operations import token_for
 from kiemdich.extensions import db
 from kiemdich.models import Arrival, ArrivalEvent, ArrivalTrip, AuditEvent, HealthCheck, Person
 from tests.conftest import csrf_token
@@ -86,6 +88,14 @@ def test_the_officer_sees_one_person_and_merges_in_one_tap(client, auth, users):
     assert "2 chuyến" in rows
     symptomatic = client.get("/xa/ds/symptomatic").get_data(as_text=True)
     assert older.declaration.code in symptomatic and newer.declaration.code not in symptomatic
+
+    # The merged row's code opens the kept follow-up; the returnee's link of the later declaration
+    # records their daily check on it (not on the closed one).
+    page = client.get(f"/xa/nguoi-den/{newer.declaration.code}").get_data(as_text=True)
+    assert "2 chuyến đi của người này" in page and "Đã gộp vào lượt theo dõi khác" not in page
+    form = {"token": token_for(newer.declaration), "client_uuid": str(uuid.uuid4()), "temperature": "36,7"}
+    assert client.post("/q/suc-khoe", data=form, headers=HX).status_code == 200
+    assert db.session.scalar(select(HealthCheck.arrival_id).where(HealthCheck.source == "self")) == older.id
 
     # A replay (double tap, outbox) changes nothing and says so.
     again = merge(client, newer.declaration.code, older.id)

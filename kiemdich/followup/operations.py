@@ -602,6 +602,8 @@ def merge(first: Arrival, second: Arrival, *, user) -> bool:
     becomes one row with every trip. The later one ends as "merged" and keeps its checks and
     history (shown on the kept one's page); the kept one takes its trips, its red flag and its
     confirmation when it had none. Audited. Idempotent: merging again returns False."""
+    if first.id == second.id:  # a replay from the merged one's address: it opens the kept one now
+        return False
     if (second.created_at, second.id) < (first.created_at, first.id):
         first, second = second, first
     for a in sorted((first, second), key=lambda x: x.id):  # one lock order: no deadlock

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from sqlalchemy import and_, false, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from .. import clock, persons, settings, tokens
 from ..accounts.auth import role_required
@@ -42,16 +42,20 @@ def _codes() -> set[str]:
 
 def _arrival(code: str, lock: bool = False) -> Arrival:
     """The newest arrival of declaration `code` in the officer's communes; 404 otherwise, whether
-    the code exists elsewhere or not at all (the answer must not tell which codes exist).
+    the code exists elsewhere or not at all (the answer must not tell which codes exist). A later
+    trip's code opens the follow-up it was linked into; a follow-up merged into another comes last.
 
     One query: the scope as a subquery, with what the detail page shows (declaration, passage,
     commune); with `lock`, the arrival's row lock too (ops.lock_arrival then has nothing to do).
     """
+    trip = aliased(Declaration)
+    linked = select(ArrivalTrip.arrival_id).join(trip, ArrivalTrip.declaration_id == trip.id).where(trip.code == code[:16])
     stmt = (select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
-            .where(Declaration.code == code[:16], Arrival.commune_code.in_(commune_codes_select(current_user)))
+            .where(or_(Declaration.code == code[:16], Arrival.id.in_(linked)),
+                   Arrival.commune_code.in_(commune_codes_select(current_user)))
             .options(joinedload(Arrival.declaration), joinedload(Arrival.passage).joinedload(Passage.checkpoint),
                      joinedload(Arrival.commune).joinedload(AdminUnit.parent))
-            .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+            .order_by(Arrival.status == "merged", Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
     arrival = db.session.scalar(stmt.with_for_update(of=Arrival) if lock else stmt)
     if arrival is None:
         abort(404)
