@@ -80,8 +80,8 @@ def test_the_officer_sees_one_person_and_merges_in_one_tap(client, auth, users):
     assert [e.data["arrival_id"] for e in db.session.scalars(
         select(ArrivalEvent).where(ArrivalEvent.action == "merged_into"))] == [older.id]
     audits = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "arrival.merge")).all()
-    assert [(a.object_id, a.user_id, a.area_code) for a in audits] == [(str(older.id), users["commune"].id, "25210")]
-    assert audits[0].after["merged_arrival_id"] == newer.id
+    assert [(a.object_id, a.user_id, a.area_code) for a in audits] == [(str(newer.id), users["commune"].id, "25210")]
+    assert audits[0].after["into_arrival_id"] == older.id and audits[0].after["status"] == "merged"
 
     rows = client.get("/xa/ds/monitoring").get_data(as_text=True)
     assert len(re.findall(r"Lê Văn Tám|LÊ VĂN TÁM", rows)) == 1 and "trùng người" not in rows

@@ -616,7 +616,8 @@ def merge(first: Arrival, second: Arrival, *, user) -> bool:
     if first.status not in schedule.OPEN or second.status not in schedule.OPEN:
         raise FollowupError(_l("The follow-up of this person has already ended."))
     now = clock.utcnow()
-    before = {"status": first.status, "trip_count": first.trip_count, "flagged": first.flagged}
+    before = {"status": second.status, "kept_status": first.status, "kept_trip_count": first.trip_count,
+              "kept_flagged": first.flagged}
     # The later follow-up's trips (its own and those linked into it) are trips of the kept one.
     for trip in db.session.scalars(select(ArrivalTrip).where(ArrivalTrip.arrival_id == second.id)):
         trip.arrival_id = first.id
@@ -636,7 +637,8 @@ def merge(first: Arrival, second: Arrival, *, user) -> bool:
     second.ended_at = now
     _set_status(second, "merged", "merged_into", user=user, at=now,
                 data={"declaration": first.declaration.code, "arrival_id": first.id})
-    _audit("arrival.merge", first, user, before=before,
-           after={"status": first.status, "trip_count": first.trip_count, "flagged": first.flagged,
-                  "merged_arrival_id": second.id, "merged_declaration": second.declaration.code})
+    # Audited on the follow-up that ended (the status change), naming the one kept.
+    _audit("arrival.merge", second, user, before=before,
+           after={"status": "merged", "into_arrival_id": first.id, "into_declaration": first.declaration.code,
+                  "kept_status": first.status, "kept_trip_count": first.trip_count, "kept_flagged": first.flagged})
     return True
