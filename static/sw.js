@@ -242,9 +242,9 @@ self.addEventListener("sync", function (event) {
 });
 
 /* Web Push (kiemdich/notify): the server sends {title, body, url, tag}, encrypted for this browser.
-   Show it; a tap opens (or focuses) the page it names. Only same-origin paths are opened. */
-/* A same-origin page of the app, or "/" (a message naming another site, "//host" or "/\\host",
-   which URL parsing reads as "//host", opens the app's home instead). */
+   Show it; a tap opens (or focuses) the page it names. Only same-origin paths are opened: a
+   message naming another site ("//host", or "/\\host", which URL parsing reads as "//host")
+   opens the app's home instead. */
 function samePage(url) {
   try {
     var u = new URL(typeof url === "string" && url ? url : "/", self.location.origin);
