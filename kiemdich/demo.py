@@ -1,5 +1,7 @@
 """Realistic demo data for Đồng Nai (75): checkpoints into the former Bình Phước area,
-one account per role, and a few hundred trips in every state."""
+one account per role, and a few hundred trips in every state. Every declaration is linked to its
+person as a real one is (kiemdich/persons); one person in the demo ward came back twice while
+followed, so the officer's "one person, both trips" page has an example."""
 import json
 import random
 import secrets
@@ -12,10 +14,11 @@ from sqlalchemy import select
 
 from .accounts.operations import create_user
 from .clock import LOCAL, today, utcnow
+from . import persons
 from .codes import new_code
 from .extensions import db
-from .models import (AdminUnit, AreaLevel, Arrival, ArrivalEvent, Checkpoint, Declaration, HealthCheck,
-                     MonitoringRule, Passage, User)
+from .models import (AdminUnit, AreaLevel, Arrival, ArrivalEvent, ArrivalTrip, Checkpoint, Declaration,
+                     HealthCheck, MonitoringRule, Passage, User)
 from .seeds import seed_reference_data
 from .text import fold
 
@@ -140,6 +143,7 @@ def load_demo(instance: Path, force: bool = False, count: int = 300, seed: int =
             valid_until=created + timedelta(hours=72))
         if decl.on_behalf:
             decl.on_behalf_by = "Người thân"
+        persons.link(decl)
         db.session.add(decl)
         if rng.random() < 0.1 and travel >= home - timedelta(days=2):
             continue  # declared, not yet at a checkpoint
@@ -158,6 +162,7 @@ def load_demo(instance: Path, force: bool = False, count: int = 300, seed: int =
             continue
         db.session.flush()
         _demo_arrival(rng, decl, passage, rule, travel, now, users["commune"])
+    _two_trips(now, checkpoints[0], users, rules[(levels["79"], "full")])
     db.session.flush()
     path.write_text(json.dumps(printed))
     path.chmod(0o600)
@@ -206,3 +211,62 @@ def _demo_arrival(rng, decl, passage, rule, travel, now, officer) -> None:
                 user_id=officer.id, client_uuid=str(uuid.uuid4())))
             arrival.flagged = arrival.flagged or sick
             day += timedelta(days=1)
+
+
+TWO_TRIPS = {"full_name": "Phạm Minh Khang", "search_name": fold("Phạm Minh Khang"), "sex": "nam",
+             "birth_year": 1987, "id_type": "cccd", "id_number": "070087004321", "phone": "0978123456"}
+
+
+def _two_trips(now, cp, users, rule) -> None:
+    """A trader of the demo ward: in from TP. Hồ Chí Minh four days ago, followed since, back again
+    yesterday from a day's trip there. His second declaration is the same person and is linked into
+    the arrival still followed (as followup.operations.add_trip does), never a second row."""
+    home = today(now)
+    origin = db.session.scalar(select(AdminUnit.code).where(AdminUnit.parent_code == "79").order_by(AdminUnit.code))
+    decls, passages = [], []
+    for days_ago in (4, 1):
+        travel = home - timedelta(days=days_ago)
+        created = min(_local_dt(travel, 6, 15), now - timedelta(hours=2))
+        decl = Declaration(
+            code=new_code(), token_id=uuid.uuid4().hex[:16], **TWO_TRIPS, nationality="Việt Nam",
+            contact_commune_code=DEMO_COMMUNE, contact_street="Số 12 đường Phú Riềng Đỏ",
+            origin_province_code="79", origin_commune_code=origin, origin_street="Chợ Bình Tây",
+            dest_commune_code=DEMO_COMMUNE, dest_street="Số 12 đường Phú Riềng Đỏ", travel_date=travel,
+            vehicle_type="xe_tai", vehicle_plate="93C-24680", places_visited="TP. Hồ Chí Minh", symptoms=[],
+            exposure_case=False, vaccine_doses=3, last_dose_date=travel - timedelta(days=150), on_behalf=False,
+            consent_version="2026-01", checkpoint_id=cp.id, source="web", created_at=created,
+            valid_until=created + timedelta(hours=72))
+        persons.link(decl)
+        db.session.add(decl)
+        db.session.flush()
+        passed = min(created + timedelta(hours=1), now - timedelta(minutes=30))
+        passage = Passage(declaration_id=decl.id, checkpoint_id=cp.id, user_id=users["checkpoint"].id,
+                          decision="allow", papers_checked=True, test_taken="none",
+                          instruction_code=rule.instruction_code, transit=False, client_uuid=str(uuid.uuid4()),
+                          client_ts=passed, server_ts=passed)
+        db.session.add(passage)
+        db.session.flush()
+        decls.append(decl)
+        passages.append(passage)
+    first, again = decls
+    start = first.travel_date
+    arrival = Arrival(declaration_id=first.id, passage_id=passages[0].id, commune_code=DEMO_COMMUNE,
+                      measure=rule.measure, plan_start=start, plan_end=start + timedelta(days=max(rule.days, 7) - 1),
+                      test_days=rule.test_days, needs_approval=rule.needs_approval, rule_id=rule.id,
+                      rule_version=rule.version, instruction_code=rule.instruction_code, status="monitoring",
+                      expected_at=passages[0].server_ts, created_at=passages[0].server_ts,
+                      arrived_at=passages[0].server_ts + timedelta(hours=3), confirmed_by_id=users["commune"].id,
+                      confirmed_how="visit", trip_count=2)
+    db.session.add(arrival)
+    db.session.flush()
+    db.session.add(ArrivalEvent(arrival_id=arrival.id, action="routed", to_status="expected",
+                                at=passages[0].server_ts))
+    db.session.add(ArrivalTrip(arrival_id=arrival.id, declaration_id=again.id, passage_id=passages[1].id,
+                               commune_code=DEMO_COMMUNE, created_at=passages[1].server_ts))
+    db.session.add(ArrivalEvent(arrival_id=arrival.id, action="trip_linked", at=passages[1].server_ts,
+                                from_status="monitoring", to_status="monitoring",
+                                data={"declaration": again.code, "commune": DEMO_COMMUNE, "other_commune": False}))
+    for day in range((again.travel_date - start).days):
+        db.session.add(HealthCheck(arrival_id=arrival.id, check_date=start + timedelta(days=day),
+                                   temperature=Decimal("36.6"), symptoms=[], spo2=98, present=True, source="phone",
+                                   user_id=users["commune"].id, client_uuid=str(uuid.uuid4())))

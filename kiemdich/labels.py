@@ -10,7 +10,7 @@ ARRIVAL_STATUS = {
     "expected": _l("Expected"), "arrived": _l("Arrived"), "monitoring": _l("Under monitoring"),
     "completed": _l("Completed"), "ended_unchecked": _l("Ended without final check"),
     "lost_contact": _l("Lost contact"), "transferred": _l("Transferred"), "referred": _l("Referred"),
-    "left_province": _l("Left the province")}
+    "left_province": _l("Left the province"), "merged": _l("Merged into another follow-up")}
 ROLE = {"admin": _l("Administrator"), "supervisor": _l("Supervisor"),
         "checkpoint": _l("Checkpoint staff"), "commune": _l("Commune health officer")}
 
@@ -40,7 +40,9 @@ EVENT = {"routed": _l("Routed to the commune"), "confirmed": _l("Arrival confirm
          "left_province": _l("Left the province"), "referred": _l("Referred to a health facility"),
          "resumed": _l("Follow-up resumed"), "transferred_out": _l("Transferred to another commune"),
          "transferred_in": _l("Transferred from another commune"),
-         "trip_linked": _l("New trip of the same person linked")}
+         "trip_linked": _l("New trip of the same person linked"),
+         "merged_from": _l("A second follow-up of the same person merged into this one"),
+         "merged_into": _l("Merged into the first follow-up of the same person")}
 REASON = {"declaration_only": _l("The plan asks for the health declaration only."),
           "last_day_checked": _l("The last day's check was recorded."),
           "end_rule": _l("Rule: the last day is over."),

@@ -242,24 +242,49 @@ self.addEventListener("sync", function (event) {
 });
 
 /* Web Push (kiemdich/notify): the server sends {title, body, url, tag}, encrypted for this browser.
-   Show it; a tap opens (or focuses) the page it names. Only same-origin paths are opened. */
+   Show it; a tap opens (or focuses) the page it names. Only same-origin paths are opened: a
+   message naming another site ("//host", or "/\\host", which URL parsing reads as "//host")
+   opens the app's home instead. */
+function samePage(url) {
+  try {
+    var u = new URL(typeof url === "string" && url ? url : "/", self.location.origin);
+    if (u.origin === self.location.origin) return u.pathname + u.search + u.hash;
+  } catch (e) { /* not a URL */ }
+  return "/";
+}
+
 self.addEventListener("push", function (event) {
   var data = {};
   try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data.text() }; }
-  var url = typeof data.url === "string" && data.url.charAt(0) === "/" && data.url.charAt(1) !== "/" ? data.url : "/";
   event.waitUntil(self.registration.showNotification(data.title || "kiemdich", {
-    body: data.body || "", tag: data.tag || undefined, data: { url: url },
+    body: data.body || "", tag: data.tag || undefined, data: { url: samePage(data.url) },
     icon: "/static/icons/icon-192.png", badge: "/static/icons/icon-192.png"
   }));
 });
 
+/* A tap: a window already at that page comes to the front; else a window of the app goes there
+   (the officer's phone rarely has more than one); else a new window opens. Focusing may be refused
+   (no user activation): the page is there all the same. */
+function openPage(target) {
+  function front(client) {
+    return client && "focus" in client ? client.focus()["catch"](function () { return client; }) : client;
+  }
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (list) {
+    var i;
+    for (i = 0; i < list.length; i++) if (list[i].url === target) return front(list[i]);
+    var mine = list.filter(function (c) { return "navigate" in c && new URL(c.url).origin === self.location.origin; });
+    mine.sort(function (a, b) { return (b.focused ? 1 : 0) - (a.focused ? 1 : 0); });
+    var tryNext = function (n) {
+      if (n >= mine.length) return self.clients.openWindow(target);
+      return mine[n].navigate(target).then(function (client) { return client ? front(client) : tryNext(n + 1); },
+                                           function () { return tryNext(n + 1); });  // not controlled by this worker
+    };
+    return tryNext(0);
+  });
+}
+
 self.addEventListener("notificationclick", function (event) {
   event.notification.close();
-  var target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin).href;
-  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (list) {
-    for (var i = 0; i < list.length; i++) {
-      if (list[i].url === target && "focus" in list[i]) return list[i].focus();
-    }
-    return self.clients.openWindow(target);
-  }));
+  var done = openPage(new URL(samePage(event.notification.data && event.notification.data.url), self.location.origin).href);
+  event.waitUntil(done);
 });

@@ -309,6 +309,7 @@ MATRIX: dict[str, list[Probe]] = {
     + [P("POST", "/xa/nguoi-den/{decl_in.code}/nope", only(commune=NOT_FOUND))],
     "followup.today": [P("GET", "/xa/hom-nay", only(commune=200))],
     "followup.handover": _arrival_pages("/duong-dan", "POST", 200),
+    "followup.merge": _arrival_pages("/gop", "POST", 400),  # no second follow-up named: nothing to merge
     "notify.subscribe": [P("POST", "/thong-bao/dang-ky", only(commune=422))],  # no subscription sent
     "notify.unsubscribe": [P("POST", "/thong-bao/huy", only(commune=200))],
     "notify.messages": [P("GET", "/quan-tri/tin-nhan", only(admin=200))],

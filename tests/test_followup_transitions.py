@@ -67,6 +67,20 @@ def _transfer(arrival, user, data):
     return ops.transfer(arrival, OTHER, data.draw(reasons), user=user)
 
 
+def _older_twin(arrival):
+    """The same person followed since the day before (same ID number, another declaration)."""
+    ArrivalFactory(status="monitoring", commune_code="25210", created_at=clock.utcnow() - timedelta(days=1),
+                   declaration__id_number=arrival.declaration.id_number, declaration__dest_commune_code="25210")
+    db.session.commit()
+
+
+def _merge(arrival, user, data):
+    twin = db.session.scalar(select(Arrival).where(Arrival.id != arrival.id, Arrival.declaration.has(
+        id_number=arrival.declaration.id_number)))
+    return ops.merge(twin, arrival, user=user)
+
+
+SETUP = {"merge": _older_twin}  # what an action needs besides the arrival, made before counting
 MONITORING_ON = (*schedule.MONITORED, "ended_unchecked")
 # action: (function, states it is allowed in, the status it leads to (None: depends), audit action)
 ACTIONS = {
@@ -80,6 +94,7 @@ ACTIONS = {
     "referred": (_outcome("referred"), schedule.OPEN, "referred", "arrival.referred"),
     "resume": (_resume, ("lost_contact",), None, "arrival.resume"),
     "transfer": (_transfer, schedule.OPEN, "transferred", "arrival.transfer"),
+    "merge": (_merge, schedule.OPEN, "merged", "arrival.merge"),  # the later of two follow-ups of a person
 }
 
 
@@ -106,7 +121,7 @@ def test_the_table_names_every_state():
     """A new status added to the model must be placed in this table by someone thinking about it."""
     for _name, (_fn, allowed, _to, _audit) in ACTIONS.items():
         assert set(allowed) <= set(ARRIVAL_STATUSES)
-    assert len(ARRIVAL_STATUSES) == 9
+    assert len(ARRIVAL_STATUSES) == 10
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
@@ -123,6 +138,8 @@ def test_every_action_in_every_state(app, action):
     def each_state(data):
         for status in ARRIVAL_STATUSES:
             arrival = _make(status)
+            if action in SETUP:
+                SETUP[action](arrival)
             before = _columns(arrival)
             totals = (_count(ArrivalEvent), _count(AuditEvent), _count(Arrival), _count(HealthCheck))
             if status not in allowed:
@@ -161,7 +178,11 @@ def test_every_action_in_every_state(app, action):
                 moved = db.session.scalar(select(Arrival).where(Arrival.id != arrival.id,
                                                                 Arrival.declaration_id == arrival.declaration_id))
                 assert moved.commune_code == OTHER and moved.status == "expected"
-            if expected in ("completed", "lost_contact", "left_province", "referred", "transferred"):
+            if action == "merge":
+                kept = db.session.scalar(select(Arrival).where(Arrival.id != arrival.id, Arrival.status != "merged",
+                                                               Arrival.declaration.has(id_number=arrival.declaration.id_number)))
+                assert (kept.status, kept.trip_count) == ("monitoring", 2), status
+            if expected in ("completed", "lost_contact", "left_province", "referred", "transferred", "merged"):
                 assert after.ended_at is not None, (action, status)
             if expected == "monitoring" and action in ("extend", "resume"):
                 assert after.ended_at is None

@@ -20,7 +20,8 @@ VEHICLE = {"xe_may": "Xe máy", "o_to": "Ô tô", "xe_khach": "Xe khách", "xe_t
 DECISION = {"refuse": "Không cho qua", "quarantine": "Chuyển cách ly tập trung"}
 STATUS = {"expected": "Chờ đến", "arrived": "Đã đến", "monitoring": "Đang theo dõi", "completed": "Kết thúc",
           "ended_unchecked": "Hết hạn, chưa kiểm tra cuối", "lost_contact": "Mất liên lạc",
-          "transferred": "Chuyển địa bàn", "referred": "Chuyển cơ sở y tế", "left_province": "Rời tỉnh"}
+          "transferred": "Chuyển địa bàn", "referred": "Chuyển cơ sở y tế", "left_province": "Rời tỉnh",
+          "merged": "Gộp vào lượt theo dõi khác của cùng người"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 2000
 

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, and_, cast, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Arrival, Declaration, HealthCheck
@@ -120,6 +121,7 @@ class Row:
     checked_today: bool
     progress: schedule.Progress
     trips: int = 1  # the arrival's trip_count: later trips of the same person linked into it
+    duplicates: int = 0  # other open follow-ups of the same person in these communes (to merge)
 
 
 @dataclass
@@ -129,6 +131,32 @@ class Page:
     page: int
     has_next: bool
     q: str
+
+
+def duplicates_of(codes):
+    """SQL: how many other open follow-ups of the row's person (same person row, or same ID
+    number) the communes `codes` have; made before the person table or by two routings, they are
+    one person to merge (followup.operations.merge). Correlated, one index lookup per row."""
+    other, od = aliased(Arrival), aliased(Declaration)
+    same = or_(od.person_id == Declaration.person_id,
+               and_(Declaration.id_number != "", od.id_number == Declaration.id_number))
+    return (select(func.count()).select_from(other).join(od, other.declaration_id == od.id)
+            .where(other.id != Arrival.id, other.declaration_id != Arrival.declaration_id,
+                   other.status.in_(schedule.OPEN), other.commune_code.in_(sorted(codes)), same)
+            .correlate(Arrival, Declaration).scalar_subquery())
+
+
+def _one_row_per_person(chunk, dups):
+    """A person followed twice shows once on a page: the first row (red first, then by name)."""
+    seen, kept = set(), []
+    for a, d in chunk:
+        key = (d.person_id or (d.id_number or "").strip() or None) if dups.get(a.id) else None
+        if key is not None and key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
+        kept.append((a, d))
+    return kept
 
 
 def page(codes, key: str, today: date, now: datetime, q: str = "", number: int = 1) -> Page:
@@ -141,16 +169,19 @@ def page(codes, key: str, today: date, now: datetime, q: str = "", number: int =
     order += [Arrival.expected_at] if key == "expected" else []
     order += [Declaration.search_name, Arrival.id]
     # "checked today" comes with the rows (EXISTS per row) rather than in a second round trip.
-    stmt = (_base(codes, key, today, q).add_columns(checked_on(today).label("checked"))
+    stmt = (_base(codes, key, today, q).add_columns(checked_on(today).label("checked"),
+                                                     duplicates_of(codes).label("dups"))
             .order_by(*order).offset(offset).limit(PAGE + 1))
     found = db.session.execute(stmt).all()
     has_next = len(found) > PAGE
-    chunk = [(a, d) for a, d, _c in found[:PAGE]]
-    checked = {a.id for a, _d, c in found[:PAGE] if c}
+    dups = {a.id: n for a, _d, _c, n in found[:PAGE] if n}
+    chunk = _one_row_per_person([(a, d) for a, d, _c, _n in found[:PAGE]], dups)
+    checked = {a.id for a, _d, c, _n in found[:PAGE] if c}
     rows = [Row(code=d.code, name=d.full_name, phone=d.phone, street=d.dest_street, status=a.status,
                 flagged=a.flagged, overdue=schedule.overdue(a.status, a.expected_at, now), expected_at=a.expected_at,
                 checked_today=a.id in checked,
-                progress=schedule.progress(a, today, checked_today=a.id in checked), trips=a.trip_count or 1)
+                progress=schedule.progress(a, today, checked_today=a.id in checked), trips=a.trip_count or 1,
+                duplicates=dups.get(a.id, 0))
             for a, d in chunk]
     return Page(key, rows, number, has_next, q)
 

@@ -586,3 +586,59 @@ def near_commune(code: str | None, lat: float | None, lon: float | None) -> bool
 def commune_in_province(code: str) -> AdminUnit | None:
     unit = db.session.get(AdminUnit, code) if code else None
     return unit if unit is not None and in_home_province(code) else None
+
+
+# Two follow-ups of the same person (made before the person table, or by two commune officers) ----
+
+def same_person(a: Arrival, b: Arrival) -> bool:
+    """The two arrivals follow the same traveller: the same person row, or the same ID number."""
+    da, db_ = a.declaration, b.declaration
+    return ((da.person_id is not None and da.person_id == db_.person_id)
+            or bool(da.id_number and da.id_number.strip() and da.id_number.strip() == (db_.id_number or "").strip()))
+
+
+def merge(first: Arrival, second: Arrival, *, user) -> bool:
+    """Fold the later of two open follow-ups of the same person into the earlier one: the person
+    becomes one row with every trip. The later one ends as "merged" and keeps its checks and
+    history (shown on the kept one's page); the kept one takes its trips, its red flag and its
+    confirmation when it had none. Audited. Idempotent: merging again returns False."""
+    if first.id == second.id:  # a replay from the merged one's address: it opens the kept one now
+        return False
+    if (second.created_at, second.id) < (first.created_at, first.id):
+        first, second = second, first
+    for a in sorted((first, second), key=lambda x: x.id):  # one lock order: no deadlock
+        lock_arrival(a)
+    if not same_person(first, second):
+        raise FollowupError(_l("These are not the same person."))
+    if second.status == "merged" and any(e.action == "merged_into" and (e.data or {}).get("arrival_id") == first.id
+                                         for e in second.events):
+        return False
+    if first.status not in schedule.OPEN or second.status not in schedule.OPEN:
+        raise FollowupError(_l("The follow-up of this person has already ended."))
+    now = clock.utcnow()
+    before = {"status": second.status, "kept_status": first.status, "kept_trip_count": first.trip_count,
+              "kept_flagged": first.flagged}
+    # The later follow-up's trips (its own and those linked into it) are trips of the kept one.
+    for trip in db.session.scalars(select(ArrivalTrip).where(ArrivalTrip.arrival_id == second.id)):
+        trip.arrival_id = first.id
+    db.session.add(ArrivalTrip(arrival_id=first.id, declaration_id=second.declaration_id,
+                               passage_id=second.passage_id, commune_code=second.commune_code,
+                               created_at=second.created_at))
+    first.trip_count = (first.trip_count or 1) + (second.trip_count or 1)
+    if first.status == "expected" and second.status in schedule.MONITORED:
+        first.arrived_at, first.confirmed_by_id = second.arrived_at, second.confirmed_by_id
+        first.confirmed_how, first.near_declared_commune = second.confirmed_how, second.near_declared_commune
+        _set_status(first, "monitoring", "confirmed", user=user, at=now, data={"from_merge": second.declaration.code})
+    if second.flagged and not first.flagged:
+        first.flagged = True
+        _event(first, "flagged", user=user, at=now, data={"from_merge": second.declaration.code})
+    _event(first, "merged_from", user=user, at=now,
+           data={"declaration": second.declaration.code, "arrival_id": second.id})
+    second.ended_at = now
+    _set_status(second, "merged", "merged_into", user=user, at=now,
+                data={"declaration": first.declaration.code, "arrival_id": first.id})
+    # Audited on the follow-up that ended (the status change), naming the one kept.
+    _audit("arrival.merge", second, user, before=before,
+           after={"status": "merged", "into_arrival_id": first.id, "into_declaration": first.declaration.code,
+                  "kept_status": first.status, "kept_trip_count": first.trip_count, "kept_flagged": first.flagged})
+    return True

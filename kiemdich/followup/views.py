@@ -6,8 +6,8 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from .. import clock, persons, settings, tokens
 from ..accounts.auth import role_required
@@ -16,7 +16,7 @@ from ..areas import operations as areas
 from ..declarations import operations as declarations
 from ..declarations.forms import SEX_CHOICES, SYMPTOM_LABELS, VEHICLE_LABELS
 from ..extensions import csrf, db, limiter
-from ..models import AdminUnit, Arrival, ArrivalEvent, Declaration, HealthCheck, Passage, User
+from ..models import AdminUnit, Arrival, ArrivalEvent, ArrivalTrip, Declaration, HealthCheck, Passage, User
 from ..offline.views import SHELL, offline_page
 from ..traveller.status import link_expired
 from ..web import page_or_fragment
@@ -42,16 +42,20 @@ def _codes() -> set[str]:
 
 def _arrival(code: str, lock: bool = False) -> Arrival:
     """The newest arrival of declaration `code` in the officer's communes; 404 otherwise, whether
-    the code exists elsewhere or not at all (the answer must not tell which codes exist).
+    the code exists elsewhere or not at all (the answer must not tell which codes exist). A later
+    trip's code opens the follow-up it was linked into; a follow-up merged into another comes last.
 
     One query: the scope as a subquery, with what the detail page shows (declaration, passage,
     commune); with `lock`, the arrival's row lock too (ops.lock_arrival then has nothing to do).
     """
+    trip = aliased(Declaration)
+    linked = select(ArrivalTrip.arrival_id).join(trip, ArrivalTrip.declaration_id == trip.id).where(trip.code == code[:16])
     stmt = (select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
-            .where(Declaration.code == code[:16], Arrival.commune_code.in_(commune_codes_select(current_user)))
+            .where(or_(Declaration.code == code[:16], Arrival.id.in_(linked)),
+                   Arrival.commune_code.in_(commune_codes_select(current_user)))
             .options(joinedload(Arrival.declaration), joinedload(Arrival.passage).joinedload(Passage.checkpoint),
                      joinedload(Arrival.commune).joinedload(AdminUnit.parent))
-            .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+            .order_by(Arrival.status == "merged", Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
     arrival = db.session.scalar(stmt.with_for_update(of=Arrival) if lock else stmt)
     if arrival is None:
         abort(404)
@@ -112,10 +116,25 @@ def _detail_context(arrival: Arrival, **extra) -> dict:
     today = clock.today()
     decl = arrival.declaration
     last = ops.last_day(arrival)
-    earlier = db.session.scalars(
-        select(Arrival).where(Arrival.declaration_id == arrival.declaration_id, Arrival.id != arrival.id,
-                              Arrival.created_at <= arrival.created_at)
-        .order_by(Arrival.created_at.desc())).all()
+    # In one query: the earlier follow-ups of this declaration, those merged into this one (their
+    # checks are this person's history), and other open follow-ups of the same person in the
+    # officer's communes (a duplicate to merge: same person row or same ID number).
+    same = [Declaration.person_id == decl.person_id] if decl.person_id is not None else []
+    same += [Declaration.id_number == decl.id_number] if (decl.id_number or "").strip() else []
+    related = db.session.scalars(
+        select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
+        .where(Arrival.id != arrival.id, or_(
+            and_(Arrival.declaration_id == arrival.declaration_id, Arrival.created_at <= arrival.created_at),
+            and_(Arrival.status == "merged", Arrival.declaration_id.in_(
+                select(ArrivalTrip.declaration_id).where(ArrivalTrip.arrival_id == arrival.id))),
+            and_(Arrival.status.in_(schedule.OPEN), or_(*same) if same else false(),
+                 Arrival.commune_code.in_(commune_codes_select(current_user)))))
+        .options(joinedload(Arrival.declaration), joinedload(Arrival.commune))
+        .order_by(Arrival.created_at.desc(), Arrival.id.desc())).unique().all()
+    duplicates = [a for a in related if a.status in schedule.OPEN and a.declaration_id != arrival.declaration_id
+                  and arrival.status in schedule.OPEN and ops.same_person(arrival, a)]
+    earlier = [a for a in related if a not in duplicates and (a.status == "merged" or (
+        a.declaration_id == arrival.declaration_id and a.created_at <= arrival.created_at))]
     ids = [arrival.id] + [a.id for a in earlier]
     # The checks and the history of this arrival and the earlier ones, each with the names of the
     # people who made them, in one query apiece.
@@ -144,7 +163,7 @@ def _detail_context(arrival: Arrival, **extra) -> dict:
     passage = arrival.passage
     trips = persons.trips(arrival)
     return {"arrival": arrival, "decl": decl, "trips": trips if len(trips) > 1 else [], "progress": progress, "checks": checks, "events": events,
-            "earlier": earlier, "earlier_checks": earlier_checks, "people": people, "passage": passage,
+            "earlier": earlier, "duplicates": duplicates, "earlier_checks": earlier_checks, "people": people, "passage": passage,
             "today": today, "checked_today": checked_today, "commune": areas.label(arrival.commune),
             "units": {u.code: u.name for u in areas.units_by_code(
                 [e.data.get("to") for e in events if e.data] + [e.data.get("from") for e in events if e.data]
@@ -256,6 +275,33 @@ def change(code: str, action: str):
     return _after(arrival, action, run, done)
 
 
+@bp.post("/xa/nguoi-den/<code>/gop")
+@role_required("commune")
+def merge(code: str):
+    """One tap: the person's two open follow-ups become one (the later folded into the earlier).
+    Both must be in the officer's communes (403 otherwise). Replays say it was already done."""
+    arrival = _arrival(code)
+    try:
+        other_id = int(request.form.get("other", ""))
+    except ValueError:
+        abort(400)
+    other = db.session.get(Arrival, other_id)
+    if other is None:
+        abort(404)
+    if other.commune_code not in _codes():
+        abort(403)
+    result = {}
+
+    def run():
+        result["merged"] = ops.merge(arrival, other, user=current_user)
+        return result["merged"]
+
+    kept = arrival if (arrival.created_at, arrival.id) <= (other.created_at, other.id) else other
+    done = lambda merged: (_("The two follow-ups of this person are now one.") if merged  # noqa: E731
+                           else _("These follow-ups were already merged."))
+    return _after(kept, "merge", run, done)
+
+
 @bp.route("/xa/tram", methods=["GET", "POST"])
 @role_required("commune")
 def station():
@@ -299,8 +345,10 @@ def settle_command():
 # Returnee, from the personal status link --------------------------------------------------------
 
 def latest_arrival(decl: Declaration) -> Arrival | None:
+    # A follow-up merged into another (followup.operations.merge) is not the one to show.
     return db.session.scalar(select(Arrival).where(persons.follows(decl.id))
-                             .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+                             .order_by(Arrival.status == "merged", Arrival.created_at.desc(), Arrival.id.desc())
+                             .limit(1))
 
 
 def returnee_context(arrival: Arrival | None, *, today=None, message: str | None = None,

@@ -11,6 +11,7 @@ from .types import UTCDateTime, utcnow
 ARRIVAL_STATUSES = (
     "expected", "arrived", "monitoring", "completed", "ended_unchecked",
     "lost_contact", "transferred", "referred", "left_province",
+    "merged",  # a second follow-up of the same person folded into the first (followup.operations.merge)
 )
 MEASURES = ("declaration_only", "self_monitoring", "home_quarantine", "central_quarantine")
 CHECK_SOURCES = ("self", "phone", "visit")

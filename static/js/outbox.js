@@ -296,6 +296,20 @@
     })["catch"](function () { /* no Background Sync here: the page replays by itself */ });
   }
 
+  /* ID cards read offline at the scan screen wait in localStorage (static/js/scan.js) until the
+     assisted declaration is made with the traveller: not on the server yet either, so counted as
+     waiting, with their own line linking to the screen that lists them (same key and 3-day life). */
+  var CARDS_KEY = "kd.scan.cards", CARD_DAYS = 3;
+  function keptCards() {
+    var meta = document.querySelector('meta[name="kd-user"]'), owner = (meta && meta.content) || "";
+    try {
+      var since = Date.now() - CARD_DAYS * 86400000;
+      return JSON.parse(root.localStorage.getItem(CARDS_KEY) || "[]").filter(function (c) {
+        return c && c.owner === owner && c.t > since;
+      });
+    } catch (e) { return []; }
+  }
+
   function render() {
     var banner = document.querySelector("[data-outbox-banner]");
     if (!banner) return Promise.resolve();
@@ -305,14 +319,20 @@
       var mine = all.filter(function (i) { return i.state === "pending" && (!i.owner || !me || i.owner === me); });
       var others = all.filter(function (i) { return i.state === "pending" && i.owner && me && i.owner !== me; });
       var refused = all.filter(function (i) { return i.state === "refused"; });
+      var cards = keptCards().length, waiting = mine.length + cards;
       var parts = [];
       if (!navigator.onLine) parts.push(text(banner, "offline"));
-      parts.push(mine.length ? text(banner, "pending", { n: mine.length }) : text(banner, "synced"));
+      parts.push(waiting ? text(banner, "pending", { n: waiting }) : text(banner, "synced"));
       if (last) parts.push(text(banner, "last", { t: hhmm(last) }));
       else if (mine.length) parts.push(text(banner, "never"));
       if (others.length) parts.push(text(banner, "other", { n: others.length, u: others[0].owner }));
       banner.querySelector("[data-outbox-summary]").textContent = parts.join(" · ");
-      banner.setAttribute("data-pending", String(mine.length));
+      banner.setAttribute("data-pending", String(waiting));
+      var cardsBox = banner.querySelector("[data-outbox-cards]");
+      if (cardsBox) {
+        cardsBox.hidden = !cards;
+        cardsBox.querySelector("a").textContent = text(banner, "cards", { n: cards });
+      }
       var authBox = banner.querySelector("[data-outbox-auth]");
       authBox.hidden = !(auth && mine.length);
       var login = banner.querySelector("[data-outbox-login]");
@@ -328,7 +348,7 @@
         list.appendChild(li);
       });
       box.hidden = !refused.length;
-      banner.hidden = !(mine.length || others.length || refused.length || (auth && mine.length) ||
+      banner.hidden = !(mine.length || cards || others.length || refused.length || (auth && mine.length) ||
                         document.querySelector("[data-outbox-page]"));
     })["catch"](function () { banner.hidden = true; });  // no IndexedDB: nothing can wait here
   }
@@ -348,6 +368,7 @@
   });
   document.addEventListener("outbox:change", function () { render(); });
   document.addEventListener("outbox:queued", function () { render(); });
+  root.addEventListener("storage", function (e) { if (e.key === CARDS_KEY) render(); });
   root.addEventListener("online", function () { syncNow(); });
   root.addEventListener("offline", function () { render(); });
   setInterval(function () {

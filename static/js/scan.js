@@ -187,6 +187,7 @@
     var others = allCards().filter(function (c) { return c.owner !== me; });
     try { localStorage.setItem(CARDS_KEY, JSON.stringify(others.concat(mine))); } catch (e) { /* full or private */ }
     renderKept();
+    document.dispatchEvent(new CustomEvent("outbox:change"));  // the banner counts them (outbox.js)
   }
   function keepCard(text, card) {
     var list = keptCards().filter(function (c) { return c.id !== card.id_number || c.name !== card.full_name; });

@@ -133,3 +133,69 @@ def test_the_officer_turns_notifications_on_and_signing_out_turns_them_off(page,
     db.session.expire_all()
     assert db.session.scalars(select(PushSubscription)).all() == []
     assert not [e for e in page.console_errors if "Content Security Policy" in e]
+
+
+
+def _deliver(page, live_server, message):
+    """Deliver `message` to the page's service worker as a push message (DevTools protocol)."""
+    cdp = page.context.new_cdp_session(page)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    reg = _until(page, lambda: next((r for r in registrations if r["scopeURL"] == live_server + "/"), None))
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server, "registrationId": reg["registrationId"],
+                                                   "data": json.dumps(message, ensure_ascii=False)})
+
+
+# The tap on the notification the push handler showed: Chromium gives no way to click a system
+# notification from here, so the worker's own notification is handed to its handler as a
+# notificationclick event (the handler's waitUntil refuses an untrusted event: its work runs anyway).
+TAP = """(tag) => self.registration.getNotifications({tag}).then(ns => {
+  if (ns.length !== 1) return ns.length;
+  try { self.dispatchEvent(new NotificationEvent("notificationclick", {notification: ns[0]})); } catch (e) {}
+  return "tapped";
+})"""
+
+
+def _worker(page):
+    return _until(page, lambda: page.context.service_workers and page.context.service_workers[0])
+
+
+def _shown(page, worker, tag):
+    return _until(page, lambda: worker.evaluate(
+        "(tag) => self.registration.getNotifications({tag}).then(ns => ns.length)", tag))
+
+
+def test_tapping_a_pushed_message_takes_the_open_app_to_the_page_it_names(page, users, app, live_server):
+    person = arrival("Võ Thị Hạnh", "0912345670", days_ago=1)
+    db.session.commit()
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    sign_in(page)
+    _until(page, lambda: page.evaluate("navigator.serviceWorker.controller !== null"))
+    url = f"/xa/nguoi-den/{person.declaration.code}"
+    _deliver(page, live_server, {"title": "Có dấu hiệu bệnh", "body": "Võ Thị Hạnh", "url": url, "tag": "kd-red-1"})
+    worker = _worker(page)
+    assert _shown(page, worker, "kd-red-1") == 1
+    assert worker.evaluate(TAP, "kd-red-1") == "tapped"
+    # The officer's open app (at /xa) goes to the person's page; the notification is gone.
+    expect(page).to_have_url(live_server + url)
+    expect(page.get_by_role("heading", name="Võ Thị Hạnh")).to_be_visible()
+    assert worker.evaluate("self.registration.getNotifications().then(ns => ns.length)") == 0
+    assert len(page.context.pages) == 1
+
+    # A second tap naming the page the app is already on leaves it there (focused, not reloaded).
+    page.evaluate("window.kdStillHere = true")
+    _deliver(page, live_server, {"title": "x", "url": url, "tag": "kd-red-2"})
+    assert _shown(page, worker, "kd-red-2") == 1
+    assert worker.evaluate(TAP, "kd-red-2") == "tapped"
+    _until(page, lambda: worker.evaluate("self.registration.getNotifications().then(ns => ns.length === 0)"))
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.kdStillHere") is True and page.url == live_server + url
+
+    # A message naming another site ("/\\host" is "//host" to a URL parser) takes it home instead.
+    _deliver(page, live_server, {"title": "x", "url": "/\\evil.example/", "tag": "kd-3"})
+    assert _shown(page, worker, "kd-3") == 1
+    assert worker.evaluate("self.registration.getNotifications({tag: 'kd-3'}).then(ns => ns[0].data.url)") == "/"
+    worker.evaluate(TAP, "kd-3")
+    expect(page).to_have_url(re.compile(re.escape(live_server) + r"/(xa)?$"))
+    assert len(page.context.pages) == 1

@@ -106,10 +106,20 @@ def test_offline_the_card_is_kept_then_declared_when_online(browser, app, users,
     expect(page.locator(".verdict.bad")).to_have_count(0)  # never a red refusal
     waiting = page.locator("[data-kept]")
     expect(waiting).to_contain_text("Thẻ căn cước chờ khai hộ (1)")
+    # Counted in the outbox banner like any write waiting on this phone, with its own line.
+    banner = page.locator("[data-outbox-banner]")
+    expect(banner.locator("[data-outbox-summary]")).to_contain_text("1 chưa đồng bộ")
+    cards_line = banner.get_by_role("link", name="1 thẻ căn cước đọc khi mất mạng đang chờ khai hộ")
+    expect(cards_line).to_be_visible()
+    expect(banner).to_have_attribute("data-pending", "1")  # amber: something waits
     screenshot(page, "scan-cccd-offline")
     page.reload()  # still offline: the kept screen, the card still waiting
     expect(waiting.locator("li")).to_have_count(1)
     expect(waiting).to_contain_text(NAME)
+    expect(banner.locator("[data-outbox-summary]")).to_contain_text("1 chưa đồng bộ")
+    expect(cards_line).to_be_visible()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(screenshot(page, "scan-cccd-offline-banner").with_name("scan-cccd-offline-banner-390.png")))
     assert _declarations() == []
 
     server.start()
@@ -119,6 +129,8 @@ def test_offline_the_card_is_kept_then_declared_when_online(browser, app, users,
     expect(offer).to_contain_text("Chưa có tờ khai: khai hộ")
     expect(waiting).to_be_hidden()  # looked up: no longer kept on the phone
     assert page.evaluate("localStorage.getItem('kd.scan.cards')") == "[]"
+    expect(cards_line).to_be_hidden()  # nothing waits any more
+    expect(banner.locator("[data-outbox-summary]")).not_to_contain_text("chưa đồng bộ")
     offer.get_by_role("button", name="Khai hộ người này").click()
     expect(page.get_by_label("Họ và tên", exact=True)).to_have_value(NAME)
     assert _declarations() == []  # nothing stored before the staff member sends the form
