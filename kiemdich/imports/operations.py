@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, or_, select, update
 from .. import audit, clock, persons
 from ..accounts.scope import commune_codes
 from ..clock import LOCAL, utcnow
-from ..codes import new_code
+from ..codes import new_codes
 from ..extensions import db
 from ..followup.operations import route_arrival
 from ..rules.plan import Plan, PlanCache
@@ -542,40 +542,46 @@ def copy_rows(table, rows: list[dict], ids: list[int] | None = None) -> None:
     from sqlalchemy import JSON
     from sqlalchemy.types import TypeDecorator
 
+    from operator import itemgetter
+
     dialect = db.engine.dialect
     names = set(rows[0])
-    columns = [c for c in table.c if (c.primary_key and ids is not None)
-               or (not c.primary_key and (c.name in names or c.default is not None))]
-    plan = []
-    for c in columns:
-        default = c.default
-        if c.primary_key:
-            plan.append((None, None, None))
+    given, made = [], []  # (column, convert): named by the rows; (column, make, convert): defaulted
+    for c in table.c:
+        if c.primary_key or (c.name not in names and c.default is None):
             continue
-        if default is None or c.name in names:
-            make = None
-        elif default.is_scalar:
-            make = (lambda value: lambda: value)(default.arg)
-        else:
-            make = (lambda fn: lambda: fn(None))(default.arg)
         if isinstance(c.type, JSON):
             convert = lambda value: None if value is None else json.dumps(value)  # noqa: E731
         elif isinstance(c.type, TypeDecorator):
             convert = (lambda t: lambda value: t.process_bind_param(value, dialect))(c.type)
         else:
             convert = None
-        plan.append((c.name, make, convert))
+        if c.name in names:
+            given.append((c, convert))
+        elif c.default.is_scalar:
+            made.append((c, (lambda value: lambda: value)(c.default.arg), convert))
+        else:
+            made.append((c, (lambda fn: lambda: fn(None))(c.default.arg), convert))
+    # The named columns of a row in one C call (a row missing one raises KeyError, as row[name] did).
+    get = itemgetter(*(c.name for c, _convert in given)) if given else (lambda row: ())
+    single = len(given) == 1
+    converted = [(i, convert) for i, (_c, convert) in enumerate(given) if convert]
+    defaulted = [(c.name, make, convert) for c, make, convert in made]
+    columns = [c for c, _convert in given] + [c for c, _make, _convert in made]
+    if ids is not None:
+        columns.append(table.primary_key.columns[0])
     cursor = db.session.connection().connection.driver_connection.cursor()
     column_list = ", ".join(f'"{c.name}"' for c in columns)
     with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
         for n, row in enumerate(rows):
-            out = []
-            for name, make, convert in plan:
-                if name is None:
-                    out.append(ids[n])
-                    continue
-                value = row[name] if make is None else (row[name] if name in row else make())
+            out = [get(row)] if single else list(get(row))
+            for i, convert in converted:
+                out[i] = convert(out[i])
+            for name, make, convert in defaulted:
+                value = row[name] if name in row else make()
                 out.append(convert(value) if convert else value)
+            if ids is not None:
+                out.append(ids[n])
             copy.write_row(out)
 
 
@@ -588,9 +594,9 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
-        for p in chunk:
+        for p, code in zip(chunk, new_codes(len(chunk))):
             rec = dict(p.record)
-            rec.update(code=new_code(), token_id=uuid.uuid4().hex[:16], checkpoint_id=p.checkpoint_id,
+            rec.update(code=code, token_id=uuid.uuid4().hex[:16], checkpoint_id=p.checkpoint_id,
                        consent_version="import", source="import", import_row_id=p.row_id,
                        valid_until=p.moment + timedelta(hours=ctx.token_hours), created_at=now,
                        symptoms=[])
