@@ -5,7 +5,8 @@ name (folded as text.fold does: no case, no diacritics), birth year and phone. E
 points to its Person (declaration.person_id); routing a trip of a person whose arrival is still
 open links the trip into that arrival (followup.operations.add_trip) instead of a second row.
 """
-from sqlalchemy import bindparam, insert, literal, or_, select, union_all, update
+from sqlalchemy import and_, any_, bindparam, func, insert, literal, or_, select, tuple_, union_all, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -109,24 +110,44 @@ def link(decl: Declaration) -> int | None:
 
 
 def link_many(decl_ids: list[int]) -> dict[int, int]:
-    """Link freshly inserted declarations (an import chunk) to their persons, set-based: four
-    SELECTs, one INSERT of the new persons, one executemany UPDATE. Rows of the same person
-    within the chunk share one person. Returns declaration id -> person id."""
+    """Link freshly inserted declarations (an import chunk) to their persons, set-based (link_keys),
+    then one executemany UPDATE. Rows of the same person within the chunk share one person. Returns
+    declaration id -> person id."""
     if not decl_ids:
         return {}
     rows = db.session.execute(select(Declaration.id, Declaration.id_number, Declaration.full_name,
                                      Declaration.birth_year, Declaration.phone)
                               .where(Declaration.id.in_(decl_ids))).all()
-    keys = {r[0]: keys_of(*r[1:]) for r in rows}
-    try:
-        with db.session.begin_nested():
-            linked = _link_chunk(keys)
-    except IntegrityError:  # another transaction created one of these persons meanwhile: row by row
-        linked = {decl_id: person_id_for(k) for decl_id, k in keys.items()}
+    linked = link_keys({r[0]: keys_of(*r[1:]) for r in rows})
     table = Declaration.__table__
     db.session.execute(update(table).where(table.c.id == bindparam("decl_id")).values(person_id=bindparam("pid")),
                        [{"decl_id": d, "pid": p} for d, p in linked.items()])  # one executemany
     return linked
+
+
+def link_keys(keys: dict) -> dict:
+    """The persons of declarations about to be written (an import chunk), before they are inserted, so
+    they are written with their person_id (no UPDATE after): `keys` is any row key -> keys_of(...);
+    returns row key -> person id, new persons created. Four SELECTs and one INSERT; rows of the same
+    person share one person."""
+    if not keys:
+        return {}
+    try:
+        with db.session.begin_nested():
+            return _link_chunk(keys)
+    except _UNIQUE:  # another transaction created one of these persons meanwhile: row by row
+        return {row: person_id_for(k) for row, k in keys.items()}
+
+
+def _unique_errors():
+    try:
+        from psycopg.errors import UniqueViolation
+    except ImportError:  # pragma: no cover  (no PostgreSQL driver)
+        return (IntegrityError,)
+    return (IntegrityError, UniqueViolation)  # the latter from a COPY on the driver's cursor
+
+
+_UNIQUE = _unique_errors()
 
 
 def _triple(k: dict):
@@ -136,24 +157,27 @@ def _triple(k: dict):
 def _link_chunk(keys: dict[int, dict]) -> dict[int, int]:
     by_id, by_triple = {}, {}
     numbers = sorted({k["id_number"] for k in keys.values() if k["id_number"]})
-    names = sorted({k["name_folded"] for k in keys.values() if _triple(k)})
-    for n in range(0, len(numbers), 1000):
+    triples = sorted({_triple(k) for k in keys.values() if _triple(k)})
+    if numbers:
         by_id.update(db.session.execute(select(Person.id_number, Person.id)
-                                        .where(Person.id_number.in_(numbers[n:n + 1000]))).all())
-    for n in range(0, len(names), 1000):
-        for pid, name, year, phone in db.session.execute(
-                select(Person.id, Person.name_folded, Person.birth_year, Person.phone)
-                .where(Person.name_folded.in_(names[n:n + 1000]))):
+                                        .where(_among(Person.id_number, numbers))).all())
+    if triples:
+        for pid, name, year, phone in _triple_rows(
+                (Person.id, Person.name_folded, Person.birth_year, Person.phone),
+                (Person.name_folded, Person.birth_year, Person.phone), triples,
+                # The partial unique index's condition, true of every key looked for: the index serves.
+                Person.name_folded != "", Person.phone != "", Person.birth_year.is_not(None)):
             by_triple[(name, year, phone)] = pid
     # Keys brought by later declarations of a person (see find): one more query each.
-    for n in range(0, len(numbers), 1000):
+    if numbers:
         for number, pid in db.session.execute(select(Declaration.id_number, Declaration.person_id).where(
-                Declaration.id_number.in_(numbers[n:n + 1000]), Declaration.person_id.is_not(None))):
+                _among(Declaration.id_number, numbers), Declaration.person_id.is_not(None))):
             by_id.setdefault(number, pid)
-    for n in range(0, len(names), 1000):
-        for name, year, phone, pid in db.session.execute(
-                select(Declaration.search_name, Declaration.birth_year, Declaration.phone, Declaration.person_id)
-                .where(Declaration.search_name.in_(names[n:n + 1000]), Declaration.person_id.is_not(None))):
+    if triples:
+        for name, year, phone, pid in _triple_rows(
+                (Declaration.search_name, Declaration.birth_year, Declaration.phone, Declaration.person_id),
+                (Declaration.search_name, Declaration.birth_year, Declaration.phone), triples,
+                Declaration.person_id.is_not(None)):
             by_triple.setdefault((name, year, phone), pid)
     linked, new, pending = {}, [], {}
     for decl_id, k in keys.items():
@@ -173,10 +197,44 @@ def _link_chunk(keys: dict[int, dict]) -> dict[int, int]:
             by_triple[_triple(k)] = placeholder
         pending[placeholder] = k
     if new:
-        ids = list(db.session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True), new))
+        ids = _insert_persons(new)
         real = {-(n + 1): pid for n, pid in enumerate(ids)}
         linked = {d: real.get(p, p) for d, p in linked.items()}
     return linked
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind(Person).dialect.name == "postgresql"
+
+
+def _among(column, values: list):
+    """column IN values: on PostgreSQL one array parameter (= ANY), so a chunk of 2,000 keys is one
+    short statement whatever its size, and no generic plan of a thousand parameters scans the table."""
+    if _postgresql():
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _triple_rows(columns, key_columns, triples: list, *where):
+    """Rows of `columns` whose (name, birth year, phone) `key_columns` are one of `triples`."""
+    if _postgresql():
+        keys = func.unnest(*(bindparam(None, [t[n] for t in triples], type_=ARRAY(c.type))
+                             for n, c in enumerate(key_columns))).table_valued("n", "y", "p").render_derived(name="k")
+        return db.session.execute(select(*columns).join(keys, and_(*(
+            c == keys.c[name] for c, name in zip(key_columns, ("n", "y", "p"))))).where(*where)).all()
+    rows = []
+    for n in range(0, len(triples), 300):
+        rows += db.session.execute(select(*columns).where(tuple_(*key_columns).in_(triples[n:n + 300]), *where)).all()
+    return rows
+
+
+def _insert_persons(new: list[dict]) -> list[int]:
+    """Insert persons, their ids in order: on PostgreSQL ids from the sequence and one COPY."""
+    if _postgresql():
+        from .imports.operations import _insert_keyed
+
+        return _insert_keyed(Person, [dict(k) for k in new], "id_number")
+    return list(db.session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True), new))
 
 
 def lock(person_id: int) -> None:

@@ -8,12 +8,20 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", (text or "").strip())
 
 
+# The combining diacritical marks (U+0300..U+036F, all of category Mn): every Vietnamese tone and
+# vowel mark once decomposed. Removed in one translate; any other mark falls to the general path.
+_MARKS = {cp: None for cp in range(0x300, 0x370) if unicodedata.category(chr(cp)) == "Mn"}
+_SPACES = re.compile(r"\s+")
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII for comparing and searching: "Đức Liễu" -> "duc lieu"."""
     text = (text or "").replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return re.sub(r"\s+", " ", stripped).strip().lower()
+    if not text.isascii():
+        text = unicodedata.normalize("NFD", text).translate(_MARKS)
+        if not text.isascii():
+            text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    return _SPACES.sub(" ", text).strip().lower()
 
 
 _PHONE = re.compile(r"^0[35789]\d{8}$")

@@ -11,12 +11,12 @@ from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 
 from .. import audit, clock, persons
 from ..accounts.scope import commune_codes
 from ..clock import LOCAL, utcnow
-from ..codes import new_code
+from ..codes import new_codes
 from ..extensions import db
 from ..followup.operations import route_arrival
 from ..rules.plan import Plan, PlanCache
@@ -122,6 +122,11 @@ def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: Imp
                 progress(stored)
     if pending:
         _insert_rows(pending)
+    if db.engine.dialect.name == "postgresql":
+        # Fresh statistics (this transaction's rows count): else the planner, believing the table
+        # small, fetches and sorts every row of the batch for each chunk of the dry run and commit
+        # instead of walking ix_import_row_batch_id_row_number.
+        db.session.execute(text("ANALYZE import_row"))
     batch.total_rows = stored
     batch.processed_rows = 0
     batch.status = "uploaded"
@@ -542,40 +547,46 @@ def copy_rows(table, rows: list[dict], ids: list[int] | None = None) -> None:
     from sqlalchemy import JSON
     from sqlalchemy.types import TypeDecorator
 
+    from operator import itemgetter
+
     dialect = db.engine.dialect
     names = set(rows[0])
-    columns = [c for c in table.c if (c.primary_key and ids is not None)
-               or (not c.primary_key and (c.name in names or c.default is not None))]
-    plan = []
-    for c in columns:
-        default = c.default
-        if c.primary_key:
-            plan.append((None, None, None))
+    given, made = [], []  # (column, convert): named by the rows; (column, make, convert): defaulted
+    for c in table.c:
+        if c.primary_key or (c.name not in names and c.default is None):
             continue
-        if default is None or c.name in names:
-            make = None
-        elif default.is_scalar:
-            make = (lambda value: lambda: value)(default.arg)
-        else:
-            make = (lambda fn: lambda: fn(None))(default.arg)
         if isinstance(c.type, JSON):
             convert = lambda value: None if value is None else json.dumps(value)  # noqa: E731
         elif isinstance(c.type, TypeDecorator):
             convert = (lambda t: lambda value: t.process_bind_param(value, dialect))(c.type)
         else:
             convert = None
-        plan.append((c.name, make, convert))
+        if c.name in names:
+            given.append((c, convert))
+        elif c.default.is_scalar:
+            made.append((c, (lambda value: lambda: value)(c.default.arg), convert))
+        else:
+            made.append((c, (lambda fn: lambda: fn(None))(c.default.arg), convert))
+    # The named columns of a row in one C call (a row missing one raises KeyError, as row[name] did).
+    get = itemgetter(*(c.name for c, _convert in given)) if given else (lambda row: ())
+    single = len(given) == 1
+    converted = [(i, convert) for i, (_c, convert) in enumerate(given) if convert]
+    defaulted = [(c.name, make, convert) for c, make, convert in made]
+    columns = [c for c, _convert in given] + [c for c, _make, _convert in made]
+    if ids is not None:
+        columns.append(table.primary_key.columns[0])
     cursor = db.session.connection().connection.driver_connection.cursor()
     column_list = ", ".join(f'"{c.name}"' for c in columns)
     with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
         for n, row in enumerate(rows):
-            out = []
-            for name, make, convert in plan:
-                if name is None:
-                    out.append(ids[n])
-                    continue
-                value = row[name] if make is None else (row[name] if name in row else make())
+            out = [get(row)] if single else list(get(row))
+            for i, convert in converted:
+                out[i] = convert(out[i])
+            for name, make, convert in defaulted:
+                value = row[name] if name in row else make()
                 out.append(convert(value) if convert else value)
+            if ids is not None:
+                out.append(ids[n])
             copy.write_row(out)
 
 
@@ -588,15 +599,20 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
-        for p in chunk:
+        for p, code in zip(chunk, new_codes(len(chunk))):
             rec = dict(p.record)
-            rec.update(code=new_code(), token_id=uuid.uuid4().hex[:16], checkpoint_id=p.checkpoint_id,
+            rec.update(code=code, token_id=uuid.uuid4().hex[:16], checkpoint_id=p.checkpoint_id,
                        consent_version="import", source="import", import_row_id=p.row_id,
                        valid_until=p.moment + timedelta(hours=ctx.token_hours), created_at=now,
                        symptoms=[])
             declarations.append(rec)
+        # Persons first, so each declaration is written with its person (no UPDATE of 2,000 rows after).
+        linked = persons.link_keys({n: persons.keys_of(rec["id_number"], rec["full_name"], rec["birth_year"],
+                                                       rec["phone"]) for n, rec in enumerate(declarations)})
+        for n, rec in enumerate(declarations):
+            rec["person_id"] = linked.get(n)
         decl_ids = _insert_keyed(Declaration, declarations, "import_row_id")
-        people = persons.link_many(decl_ids)  # one person, one follow-up (imports/followed.py)
+        people = {d: linked[n] for n, d in enumerate(decl_ids) if n in linked}  # (imports/followed.py)
         passages = [{"declaration_id": d, "checkpoint_id": p.checkpoint_id, "user_id": user_id, "kind": "import",
                      "decision": p.decision, "instruction_code": p.instruction, "transit": p.transit,
                      "client_uuid": str(uuid.uuid4()), "client_ts": p.moment, "server_ts": p.moment,
@@ -607,8 +623,10 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
                   if p.status == "new" and p.commune_code and not p.transit and p.decision != "refuse"]
         routed = link_followed(routed, people, user_id=user_id, reason=f"import:{batch.id}")
         # Plans start on the passage date (p.plan, from analyse), so an old passage counts its days right.
+        # An arrival whose window is already over is written ended (_past_end), its "completed" event after.
         arrival_ids = route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, p.plan)
-                                      for p, d, ps in routed], user_id=user_id, reason=f"import:{batch.id}")
+                                      for p, d, ps in routed], user_id=user_id, reason=f"import:{batch.id}",
+                                     ended=[_past_end(p) if p.past else None for p, _d, _ps in routed])
         _record_past([(a, p) for a, (p, _d, _ps) in zip(arrival_ids, routed) if p.past], user_id, now)
         written += len(chunk)
         if progress:
@@ -616,17 +634,16 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
     return written
 
 
+def _past_end(p) -> datetime:
+    """When the arrival of a row whose monitoring window was over before the import ended: its last day."""
+    last = p.plan.self_monitoring_until or p.plan.end or p.plan.start
+    return datetime.combine(last, time(23, 59), tzinfo=LOCAL).astimezone(timezone.utc)
+
+
 def _record_past(items, user_id, now) -> None:
-    """Arrivals whose monitoring window was over before the list was imported: kept for history and
-    figures as ended, with the reason, never in an officer's lists of things to do."""
-    by_end: dict[datetime, list[int]] = {}  # one UPDATE per last day, not per arrival
-    for arrival_id, p in items:
-        last = p.plan.self_monitoring_until or p.plan.end or p.plan.start
-        ended = datetime.combine(last, time(23, 59), tzinfo=LOCAL).astimezone(timezone.utc)
-        by_end.setdefault(ended, []).append(arrival_id)
-    for ended, ids in by_end.items():
-        db.session.execute(update(Arrival).where(Arrival.id.in_(ids)).values(status="completed", ended_at=ended)
-                           .execution_options(synchronize_session=False))
+    """Arrivals whose monitoring window was over before the list was imported (route_arrivals wrote
+    them completed, ended on their last day): kept for history and figures as ended, with the reason,
+    never in an officer's lists of things to do. Their "completed" event."""
     if items:
         _insert_plain(ArrivalEvent.__table__, [
             {"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
@@ -653,18 +670,21 @@ def _plan(plans: PlanCache, p) -> Plan:
                       rec.get("last_dose_date"), rec.get("recovered_date"), clock.today(p.moment))
 
 
-def route_arrivals(items, *, user_id=None, reason="") -> list[int]:
+def route_arrivals(items, *, user_id=None, reason="", ended=None) -> list[int]:
     """Expected arrivals in the destination communes, each with its monitoring plan:
-    (declaration id, passage id, commune, when, instruction from the file or None, plan)."""
+    (declaration id, passage id, commune, when, instruction from the file or None, plan). `ended`,
+    parallel to items: None, or when the arrival already ended (written completed, ended then)."""
     if not items:
         return []
+    ended = ended or [None] * len(items)
     arrival_ids = _insert_keyed(Arrival, [
-        {"declaration_id": d, "passage_id": ps, "commune_code": commune, "status": "expected",
+        {"declaration_id": d, "passage_id": ps, "commune_code": commune,
+         "status": "expected" if end is None else "completed", "ended_at": end,
          "expected_at": when, "measure": plan.measure, "plan_start": plan.start, "plan_end": plan.end,
          "self_monitoring_until": plan.self_monitoring_until, "test_days": list(plan.test_days),
          "needs_approval": plan.needs_approval, "rule_id": plan.rule_id, "rule_version": plan.rule_version,
          "instruction_code": instruction or plan.instruction_code}
-        for d, ps, commune, when, instruction, plan in items], "passage_id")
+        for (d, ps, commune, when, instruction, plan), end in zip(items, ended)], "passage_id")
     _insert_plain(ArrivalEvent.__table__, [
         {"arrival_id": a, "user_id": user_id, "action": "routed", "from_status": "", "to_status": "expected",
          "reason": reason, "data": {}} for a in arrival_ids])

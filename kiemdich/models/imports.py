@@ -1,7 +1,7 @@
 """Spreadsheet imports: a batch per uploaded file, a row per line, saved column mappings."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -49,9 +49,11 @@ class ImportRow(db.Model):
     """One line of an imported file, its problems and where it went."""
 
     __tablename__ = "import_row"
+    # A batch's rows in file order, a chunk at a time (the composite also serves batch_id alone).
+    __table_args__ = (Index("ix_import_row_batch_id_row_number", "batch_id", "row_number"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
     row_number: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(12), default="new")  # new, duplicate, triage, invalid, imported
