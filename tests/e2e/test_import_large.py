@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -65,10 +66,16 @@ def bar_values(page, step_heading: str, until, timeout=300) -> list[int]:
         if until.is_visible():
             return seen
         # Read in one go: the section is swapped every second and is gone when the step ends.
-        heading, value = page.evaluate(
-            "() => { const s = document.querySelector('#progress');"
-            " const b = s && s.querySelector('progress.bar');"
-            " return [s ? s.querySelector('h2').textContent.trim() : null, b ? b.getAttribute('value') : null]; }")
+        try:
+            heading, value = page.evaluate(
+                "() => { const s = document.querySelector('#progress');"
+                " const b = s && s.querySelector('progress.bar');"
+                " return [s ? s.querySelector('h2').textContent.trim() : null, b ? b.getAttribute('value') : null]; }")
+        except PlaywrightError as err:  # the step ended and the page is loading the next one
+            if "context was destroyed" not in str(err):
+                raise
+            time.sleep(0.2)
+            continue
         if heading == step_heading and value and (not seen or int(value) != seen[-1]):
             seen.append(int(value))
             if len(seen) == 2:
