@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from kiemdich import clock
 from kiemdich.declarations import operations as declarations
@@ -263,3 +263,61 @@ def test_two_simultaneous_passages_of_the_same_person_route_one_arrival(app, use
     assert out == ["created", "created"], out
     (arrival,) = arrivals()
     assert arrival.trip_count == 2
+
+
+def _generic_plans(work) -> list[str]:
+    """The plans PostgreSQL uses for `work`'s SELECTs on person once psycopg has prepared them (after
+    5 runs a prepared statement may switch to a generic plan, planned without the parameters' values):
+    each statement prepared again and explained with plan_cache_mode = force_generic_plan."""
+    import re
+
+    from psycopg import sql
+    from sqlalchemy import event
+
+    sent = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if re.search(r"\bFROM person\b", statement) and statement.lstrip().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    plans = []
+    raw = db.session.connection().connection.driver_connection
+    for n, (statement, parameters) in enumerate(sent):
+        names = re.findall(r"%\((\w+)\)s", statement)
+        numbered = statement
+        for i, name in enumerate(dict.fromkeys(names), 1):
+            numbered = numbered.replace(f"%({name})s", f"${i}")
+        args = sql.SQL(", ").join(sql.Literal(parameters[name]) for name in dict.fromkeys(names))
+        with raw.cursor() as cur:
+            cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cur.execute(sql.SQL("PREPARE kd_plan_{} AS {}").format(sql.SQL(str(n)), sql.SQL(numbered)))
+            cur.execute(sql.SQL("EXPLAIN EXECUTE kd_plan_{} ({})").format(sql.SQL(str(n)), args))
+            plans.append("\n".join(r[0] for r in cur.fetchall()))
+            cur.execute(sql.SQL("DEALLOCATE kd_plan_{}").format(sql.SQL(str(n))))
+    return plans
+
+
+def test_finding_persons_uses_their_indexes_even_in_a_prepared_statements_generic_plan(app):
+    """A 100,000-row import spent 4-6 s per 2,000-row chunk (and every declaration a scan of the
+    table) looking persons up: the unique indexes are partial (id_number <> ''), and a generic plan,
+    which cannot see that a parameter is not '', scanned every person instead."""
+    from kiemdich import persons
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (prepared statements' generic plans)")
+    db.session.execute(Person.__table__.insert(), [
+        {"id_number": f"0790800{n:05d}", "name_folded": f"nguoi {n}", "birth_year": 1980, "phone": f"09{n:08d}"}
+        for n in range(3000)])
+    db.session.execute(text("ANALYZE person"))
+    keys = {n: {"id_number": f"0790800{n:05d}", "name_folded": f"nguoi {n}", "birth_year": 1980,
+                "phone": f"09{n:08d}"} for n in range(0, 3000, 7)}
+
+    plans = _generic_plans(lambda: (persons.link_keys(keys), persons.find(keys[7])))
+    assert len(plans) >= 3, plans
+    for plan in plans:
+        assert "Seq Scan on person" not in plan, plan
