@@ -37,7 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'kiemdich.db'}"
 
     from . import cli, extensions, models, web  # noqa: F401  (models register their tables)
-    from . import assets
+    from . import assets, dbpool
     from .accounts import auth, views as account_views
     from .areas import views as area_views
     from .homes import views as home_views
@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .followup import views as followup_views
 
     extensions.init_app(app)
+    dbpool.init_app(app)
     web.init_app(app)
     assets.init_app(app)
     auth.init_app(app)

@@ -25,7 +25,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL"))  # else SQLite in instance/
     # Optional read replica (PostgreSQL hot standby): the dashboard, drill-down and exports read there.
     DATABASE_REPLICA_URL = _database_url(os.environ.get("DATABASE_REPLICA_URL"))
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping on every checkout: kiemdich/dbpool.py pings a connection idle for longer than this.
+    SQLALCHEMY_ENGINE_OPTIONS = {}
+    KIEMDICH_DB_IDLE_PING_SECONDS = float(os.environ.get("KIEMDICH_DB_IDLE_PING_SECONDS", "10"))
     REDIS_URL = os.environ.get("REDIS_URL")
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True

@@ -25,7 +25,7 @@ def configure(app) -> None:
     url = app.config.get("DATABASE_REPLICA_URL")
     if not url:
         return
-    options = {"url": url, "pool_pre_ping": True}  # as the primary's (SQLALCHEMY_ENGINE_OPTIONS is its alone)
+    options = {"url": url}  # pinged after idle like the primary's (kiemdich/dbpool.py)
     if url.startswith("postgresql"):
         options["execution_options"] = {"postgresql_readonly": True}
         options["connect_args"] = {"options": "-c jit=off"}  # see extensions.init_app
