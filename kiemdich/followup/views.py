@@ -40,6 +40,9 @@ def _codes() -> set[str]:
     return commune_codes(current_user)
 
 
+_TRIP = aliased(Declaration, name="trip_declaration")  # built once (see lists._OTHER)
+
+
 def _arrival(code: str, lock: bool = False) -> Arrival:
     """The newest arrival of declaration `code` in the officer's communes; 404 otherwise, whether
     the code exists elsewhere or not at all (the answer must not tell which codes exist). A later
@@ -48,7 +51,7 @@ def _arrival(code: str, lock: bool = False) -> Arrival:
     One query: the scope as a subquery, with what the detail page shows (declaration, passage,
     commune); with `lock`, the arrival's row lock too (ops.lock_arrival then has nothing to do).
     """
-    trip = aliased(Declaration)
+    trip = _TRIP
     linked = select(ArrivalTrip.arrival_id).join(trip, ArrivalTrip.declaration_id == trip.id).where(trip.code == code[:16])
     stmt = (select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
             .where(or_(Declaration.code == code[:16], Arrival.id.in_(linked)),

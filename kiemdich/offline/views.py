@@ -128,4 +128,12 @@ def session_info():
 @bp.app_context_processor
 def offline_context():
     role = current_user.role if current_user.is_authenticated else None
-    return {"offline_urls": offline_urls(role) if role else []}
+    if not role:
+        return {"offline_urls": []}
+    # The same list for every page of a role (versioned static URLs change only with a new
+    # deployment): built once per process, not with four url_for calls on every render.
+    memo = current_app.extensions.setdefault("kiemdich.offline_urls", {})
+    key = (role, request.script_root)
+    if key not in memo or current_app.debug:
+        memo[key] = offline_urls(role)
+    return {"offline_urls": memo[key]}

@@ -200,6 +200,9 @@ def find_by_card(card, now: datetime) -> list[Declaration]:
 
 # What the verdict card shows --------------------------------------------------------------------
 
+_ANSWERED = aliased(Passage, name="answered")  # built once: an alias per call rebuilds its columns
+
+
 def earlier_decision(decl: Declaration, checkpoint: Checkpoint) -> Passage | None:
     """The staff decision already recorded for this trip at this checkpoint, if any."""
     return db.session.scalar(
@@ -210,7 +213,7 @@ def earlier_decision(decl: Declaration, checkpoint: Checkpoint) -> Passage | Non
 
 def pending_checkin(decl: Declaration, checkpoint: Checkpoint) -> Passage | None:
     """The traveller's own "I am at this checkpoint" that no staff member has answered yet."""
-    answered = aliased(Passage)
+    answered = _ANSWERED
     return db.session.scalar(
         select(Passage).where(
             Passage.declaration_id == decl.id, Passage.checkpoint_id == checkpoint.id,
@@ -469,7 +472,7 @@ def day_bounds(day) -> tuple[datetime, datetime]:
 
 def pending_checkins(checkpoint_ids: list[int], now: datetime, limit: int = 50) -> list[Passage]:
     """Self check-ins at these checkpoints still waiting for staff, oldest first."""
-    answered = aliased(Passage)
+    answered = _ANSWERED
     return list(db.session.scalars(
         select(Passage).join(Declaration, Passage.declaration_id == Declaration.id)
         .options(joinedload(Passage.declaration), joinedload(Passage.checkpoint))
