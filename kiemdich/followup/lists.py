@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, and_, cast, exists, func, literal, or_, select
+from sqlalchemy import Date, and_, bindparam, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 
@@ -19,6 +19,22 @@ from . import schedule
 PAGE = 15
 KEYS = ("symptomatic", "expected", "due", "tests", "monitoring", "ending", "unchecked")
 TEST_LOOKBACK = 60  # days: no plan tests later than this after arrival
+
+# The lists' conditions take their day and communes as parameters, so each condition and the counts
+# statement are built once per process: building them on every request cost more Python time than
+# the database took to answer (the home page builds eight conditions).
+TODAY = bindparam("today", type_=Date)
+LOOKBACK_FROM = bindparam("lookback_from", type_=Date)
+CODES = bindparam("codes", expanding=True)
+OVERDUE_BEFORE = bindparam("overdue_before", type_=Arrival.expected_at.type)
+
+
+def params(codes, today: date, now: datetime | None = None) -> dict:
+    """The values of the lists' parameters."""
+    values = {"codes": sorted(codes), "today": today, "lookback_from": today - timedelta(days=TEST_LOOKBACK)}
+    if now is not None:
+        values["overdue_before"] = now - schedule.OVERDUE_AFTER
+    return values
 
 
 def last_day_expr():
@@ -32,21 +48,31 @@ def checked_on(day):
                                                HealthCheck.check_date == day))
 
 
-def _test_day(today: date):
+def _test_day(today):
     """SQL twin of schedule.test_today's day check: today's day of the plan (1 = arrival day) is one
     of the arrival's test days (a JSON list). Done in the database so the "tests" list is counted
     with the others in one query, instead of reading every candidate's JSON (about 20 ms a home)."""
     if db.engine.dialect.name == "postgresql":
-        day = literal(today, Date) - Arrival.plan_start + 1  # date - date is a number of days
+        day = today - Arrival.plan_start + 1  # date - date is a number of days
         # An array contains a bare number: '[1, 7]'::jsonb @> '7'::jsonb
         return cast(Arrival.test_days, JSONB).op("@>")(func.to_jsonb(day))
-    day = func.julianday(literal(today, Date)) - func.julianday(Arrival.plan_start) + 1
+    day = func.julianday(today) - func.julianday(Arrival.plan_start) + 1
     each = func.json_each(Arrival.test_days).table_valued("value")
     return exists(select(1).select_from(each).where(each.c.value == day))
 
 
-def _where(key: str, today: date):
-    """The condition of list `key`."""
+_WHERE: dict = {}
+
+
+def _where(key: str):
+    """The condition of list `key` (parameters: today, lookback_from), built once per dialect."""
+    built = (db.engine.dialect.name, key)
+    if built not in _WHERE:
+        _WHERE[built] = _build_where(key, TODAY)
+    return _WHERE[built]
+
+
+def _build_where(key: str, today):
     last = last_day_expr()
     monitored = Arrival.status.in_(schedule.MONITORED)
     if key == "symptomatic":
@@ -59,7 +85,7 @@ def _where(key: str, today: date):
         return and_(monitored, Arrival.plan_start <= today, last >= today, ~checked_on(today))
     if key == "tests":  # due today and not yet recorded
         return and_(monitored, Arrival.plan_start <= today,
-                    Arrival.plan_start >= today - timedelta(days=TEST_LOOKBACK), _test_day(today),
+                    Arrival.plan_start >= LOOKBACK_FROM, _test_day(today),
                     ~_tested_today(today))
     if key == "ending":
         return and_(monitored, last == today)
@@ -82,28 +108,30 @@ def _search(q: str):
     return and_(*[Declaration.search_name.contains(w, autoescape=True) for w in words])
 
 
-def _base(codes, key: str, today: date, q: str = ""):
+def _base(key: str, q: str = ""):
+    """The rows of list `key` (parameters: codes, today, lookback_from), searched for q."""
     stmt = (select(Arrival, Declaration).join(Declaration, Arrival.declaration_id == Declaration.id)
-            .where(Arrival.commune_code.in_(sorted(codes)), _where(key, today)))
+            .where(Arrival.commune_code.in_(CODES), _where(key)))
     condition = _search(q)
     return stmt.where(condition) if condition is not None else stmt
 
 
-def _tested_today(today: date):
+def _tested_today(today):
     return exists(select(HealthCheck.id).where(HealthCheck.arrival_id == Arrival.id,
                                                HealthCheck.check_date == today, HealthCheck.test_result != ""))
 
 
 def counts(codes, today: date, now: datetime) -> dict[str, int]:
     """How many in each list, and how many expected are overdue: one query."""
-    keys = list(KEYS)
     if not codes:
         return dict.fromkeys([*KEYS, "overdue"], 0)
-    overdue = and_(Arrival.status == "expected", Arrival.expected_at < now - schedule.OVERDUE_AFTER)
-    row = db.session.execute(
-        select(*[func.count().filter(_where(k, today)) for k in keys], func.count().filter(overdue))
-        .select_from(Arrival).where(Arrival.commune_code.in_(sorted(codes)))).one()
-    return dict(zip([*keys, "overdue"], row))
+    built = (db.engine.dialect.name, "counts")
+    if built not in _WHERE:
+        overdue = and_(Arrival.status == "expected", Arrival.expected_at < OVERDUE_BEFORE)
+        _WHERE[built] = (select(*[func.count().filter(_where(k)) for k in KEYS], func.count().filter(overdue))
+                         .select_from(Arrival).where(Arrival.commune_code.in_(CODES)))
+    row = db.session.execute(_WHERE[built], params(codes, today, now)).one()
+    return dict(zip([*KEYS, "overdue"], row))
 
 
 @dataclass
@@ -138,16 +166,16 @@ class Page:
 _OTHER, _OTHER_DECLARATION = aliased(Arrival, name="other_arrival"), aliased(Declaration, name="other_declaration")
 
 
-def duplicates_of(codes):
+def duplicates_of():
     """SQL: how many other open follow-ups of the row's person (same person row, or same ID
-    number) the communes `codes` have; made before the person table or by two routings, they are
+    number) the communes of parameter `codes` have; made before the person table or by two routings, they are
     one person to merge (followup.operations.merge). Correlated, one index lookup per row."""
     other, od = _OTHER, _OTHER_DECLARATION
     same = or_(od.person_id == Declaration.person_id,
                and_(Declaration.id_number != "", od.id_number == Declaration.id_number))
     return (select(func.count()).select_from(other).join(od, other.declaration_id == od.id)
             .where(other.id != Arrival.id, other.declaration_id != Arrival.declaration_id,
-                   other.status.in_(schedule.OPEN), other.commune_code.in_(sorted(codes)), same)
+                   other.status.in_(schedule.OPEN), other.commune_code.in_(CODES), same)
             .correlate(Arrival, Declaration).scalar_subquery())
 
 
@@ -174,10 +202,9 @@ def page(codes, key: str, today: date, now: datetime, q: str = "", number: int =
     order += [Arrival.expected_at] if key == "expected" else []
     order += [Declaration.search_name, Arrival.id]
     # "checked today" comes with the rows (EXISTS per row) rather than in a second round trip.
-    stmt = (_base(codes, key, today, q).add_columns(checked_on(today).label("checked"),
-                                                     duplicates_of(codes).label("dups"))
+    stmt = (_base(key, q).add_columns(checked_on(TODAY).label("checked"), duplicates_of().label("dups"))
             .order_by(*order).offset(offset).limit(PAGE + 1))
-    found = db.session.execute(stmt).all()
+    found = db.session.execute(stmt, params(codes, today)).all()
     has_next = len(found) > PAGE
     dups = {a.id: n for a, _d, _c, n in found[:PAGE] if n}
     chunk = _one_row_per_person([(a, d) for a, d, _c, _n in found[:PAGE]], dups)
