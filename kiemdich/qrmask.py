@@ -156,19 +156,32 @@ def _penalty(rows: int, cols: int, layout: _Layout) -> int:
             + _n3(rows, row_dark, ones) + _n3(cols, cols & ones, ones) + n4)
 
 
-def _masked_matrix(message: bytes, version: int) -> tuple[int, tuple]:
-    """(mask, masked matrix) as _encode() gets them from find_and_apply_best_mask()."""
+def _buffers(message: bytes, version: int) -> tuple[_Layout, int, int]:
+    """The unmasked symbol of a final message (segno's Buffer bits) as row and column buffers."""
     layout = _layout(version)
     if len(message) != layout.bits:  # another segno than the one _Layout was checked against
         raise ValueError(f"{len(message)} message bits for {layout.bits} data modules")
     src = message + b"\x00\x01\x02"
     rows = int.from_bytes(bytes(layout.row_perm(src)), "big")
     cols = int.from_bytes(bytes(layout.col_perm(src)), "big")
-    best = best_score = None
-    for mask in range(8):
-        score = _penalty(rows ^ layout.row_masks[mask], cols ^ layout.col_masks[mask], layout)
-        if best_score is None or score < best_score:  # strict: the first lowest wins, as segno
-            best, best_score = mask, score
+    return layout, rows, cols
+
+
+def _penalties(layout: _Layout, rows: int, cols: int) -> list[int]:
+    return [_penalty(rows ^ row_mask, cols ^ col_mask, layout)
+            for row_mask, col_mask in zip(layout.row_masks, layout.col_masks)]
+
+
+def penalties(message: bytes, version: int) -> list[int]:
+    """encoder.evaluate_mask() of the symbol under each of the 8 masks."""
+    return _penalties(*_buffers(message, version))
+
+
+def _masked_matrix(message: bytes, version: int) -> tuple[int, tuple]:
+    """(mask, masked matrix) as _encode() gets them from find_and_apply_best_mask()."""
+    layout, rows, cols = _buffers(message, version)
+    scores = _penalties(layout, rows, cols)
+    best = scores.index(min(scores))  # the first lowest, as segno's strict "<" keeps
     buf = (rows ^ layout.row_masks[best]).to_bytes(layout.length, "big")
     width = layout.width
     starts = range(_PAD, layout.length, layout.stride)
