@@ -188,8 +188,8 @@ def _masked_matrix(message: bytes, version: int) -> tuple[int, tuple]:
     return best, tuple(bytearray(buf[s:s + width]) for s in starts)
 
 
-def encode(content: str, error: str = "m") -> encoder.Code:
-    """encoder.encode(content, error, micro=False), the mask chosen fast.
+def message(content: str, error: str = "m") -> tuple[int, int, encoder.Segments, bytes]:
+    """(version, error level, segments, final message bits) as encoder.encode() computes them.
 
     Mirrors encoder.encode() and _encode() for one regular QR code: default mode, encoding and
     version, error level boosted as segno does by default."""
@@ -207,8 +207,14 @@ def encode(content: str, error: str = "m") -> encoder.Code:
     encoder.write_terminator(buff, capacity, None, len(buff))
     encoder.write_padding_bits(buff, version, len(buff))
     encoder.write_pad_codewords(buff, version, capacity, len(buff))
-    message = bytes(encoder.make_final_message(version, error, buff).getbits())
-    mask, matrix = _masked_matrix(message, version)
+    bits = bytes(encoder.make_final_message(version, error, buff).getbits())
+    return version, error, segments, bits
+
+
+def encode(content: str, error: str = "m") -> encoder.Code:
+    """encoder.encode(content, error, micro=False), the mask chosen fast."""
+    version, error, segments, bits = message(content, error)
+    mask, matrix = _masked_matrix(bits, version)
     encoder.add_format_info(matrix, version, error, mask)
     encoder.add_version_info(matrix, version)
     return encoder.Code(matrix, version, error, mask, segments)
