@@ -29,7 +29,7 @@ def make(content: str) -> segno.QRCode:
     """A regular QR code at error correction M at least (segno raises it when that costs nothing).
 
     Exactly segno.make_qr(content, error="m"), same version, level and mask, but qrmask scores
-    the 8 masks ~20x faster: ~2 ms instead of ~15 ms for a personal link (bench/qr_mask.py)."""
+    the 8 masks ~15x faster: ~2 ms instead of ~13 ms for a personal link (bench/qr_mask.py)."""
     return qrmask.make_qr(content, error="m")
 
 

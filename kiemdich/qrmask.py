@@ -1,4 +1,4 @@
-"""segno.make_qr()'s QR code, data mask chosen exactly as segno 1.6 does it, but ~10x faster.
+"""segno.make_qr()'s QR code, data mask chosen exactly as segno 1.6 does, ~6x faster overall.
 
 segno applies each of the 8 masks module by module in Python and scores each with
 encoder.mask_scores() (also module by module): ~12 ms of the ~15 ms of a version 10-11 code.
@@ -75,6 +75,7 @@ class _Layout:
 
 @lru_cache(maxsize=41)
 def _layout(version: int) -> _Layout:
+    """Built once per version and process (~6 ms, about one segno mask choice)."""
     return _Layout(version)
 
 
