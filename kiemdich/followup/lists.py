@@ -179,6 +179,9 @@ def duplicates_of():
             .correlate(Arrival, Declaration).scalar_subquery())
 
 
+_DUPLICATES = duplicates_of()
+
+
 def _one_row_per_person(chunk, dups):
     """A person followed twice shows once on a page: the first row (red first, then by name)."""
     seen, kept = set(), []
@@ -192,19 +195,28 @@ def _one_row_per_person(chunk, dups):
     return kept
 
 
+def _page_statement(key: str, q: str):
+    """The rows of a list page, with "checked today" and the person's other follow-ups (EXISTS and a
+    count per row rather than more round trips); unsearched lists built once per process."""
+    built = (db.engine.dialect.name, "page", key)
+    if q or built not in _WHERE:
+        order = [Arrival.flagged.desc()]
+        order += [Arrival.expected_at] if key == "expected" else []
+        order += [Declaration.search_name, Arrival.id]
+        stmt = _base(key, q).add_columns(checked_on(TODAY).label("checked"), _DUPLICATES.label("dups")).order_by(*order)
+        if q:
+            return stmt
+        _WHERE[built] = stmt
+    return _WHERE[built]
+
+
 def page(codes, key: str, today: date, now: datetime, q: str = "", number: int = 1) -> Page:
     """One page of list `key` for the communes `codes`."""
     number = max(1, number)
     if not codes:
         return Page(key, [], 1, False, q)
-    offset = (number - 1) * PAGE
-    order = [Arrival.flagged.desc()]
-    order += [Arrival.expected_at] if key == "expected" else []
-    order += [Declaration.search_name, Arrival.id]
-    # "checked today" comes with the rows (EXISTS per row) rather than in a second round trip.
-    stmt = (_base(key, q).add_columns(checked_on(TODAY).label("checked"), duplicates_of().label("dups"))
-            .order_by(*order).offset(offset).limit(PAGE + 1))
-    found = db.session.execute(stmt, params(codes, today)).all()
+    found = db.session.execute(_page_statement(key, q).offset((number - 1) * PAGE).limit(PAGE + 1),
+                               params(codes, today)).all()
     has_next = len(found) > PAGE
     dups = {a.id: n for a, _d, _c, n in found[:PAGE] if n}
     chunk = _one_row_per_person([(a, d) for a, d, _c, _n in found[:PAGE]], dups)
