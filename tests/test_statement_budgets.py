@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, text
 
-from kiemdich import clock
+from kiemdich import clock, persons
 from kiemdich.declarations import operations as declarations
 from kiemdich.extensions import db
 from kiemdich.models import HealthCheck, Passage
@@ -78,6 +78,7 @@ def test_new_passage_and_its_replay(app, client, auth, users):
     checkpoint, csrf = _staff(client, auth, users)
     AreaLevelFactory(area_code="79", level=4)
     decl = DeclarationFactory()
+    persons.link(decl)  # as every declaration made by the form, khai hộ or an import is
     db.session.commit()
     token = declarations.token_for(decl)
     key = str(uuid.uuid4())

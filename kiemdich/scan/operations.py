@@ -10,15 +10,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, joinedload, raiseload
 
-from .. import audit, clock, tokens
+from .. import audit, clock, persons, tokens
 from ..codes import clean_code
 from ..extensions import db
 from ..followup.operations import in_home_province, route_arrival
-from ..models import Checkpoint, Declaration, Instruction, Passage, UserCheckpoint
+from ..models import Checkpoint, Declaration, Instruction, Passage, Person, UserCheckpoint
 from ..models.travel import CHECKPOINT_TESTS, DECISIONS
 from ..rules.plan import Plan, origin_level, plan_for_declaration, vaccination_status
 from ..accounts.scope import can_see_checkpoint
@@ -128,6 +128,19 @@ def _passages_seen(decl_id: int, checkpoint_id: int, client_uuid: str) -> list[P
         .options(raiseload("*", sql_only=True))))
 
 
+def _passages_seen_and_open_arrival(decl: Declaration, checkpoint_id: int, client_uuid: str) -> list[Passage]:
+    """_passages_seen and, in the same round trip, the open arrival of the declaration's person (read
+    after the person's row lock, so a trip routed meanwhile is seen), handed to route_arrival."""
+    one = select(literal(1).label("one")).subquery()
+    rows = db.session.execute(
+        select(Passage, persons.open_arrival_id_of(decl.person_id)).select_from(one)
+        .outerjoin(Passage, or_(Passage.client_uuid == client_uuid,
+                                and_(Passage.declaration_id == decl.id, Passage.checkpoint_id == checkpoint_id)))
+        .options(raiseload("*", sql_only=True))).all()
+    persons.mark_locked(decl.person_id, rows[0][1])
+    return [passage for passage, _open in rows if passage is not None]
+
+
 def resolve_for_passage(*, token: str = "", code: str = "", at: datetime, checkpoint: Checkpoint,
                         client_uuid: str) -> tuple[Declaration, list[Passage]]:
     """`resolve` for the passage write, in two statements: the declaration with its row lock
@@ -148,10 +161,23 @@ def resolve_for_passage(*, token: str = "", code: str = "", at: datetime, checkp
         where = Declaration.code == clean_code(code)[:16]
     else:
         raise PassageError(REFUSALS["unknown"], reason="unknown")
-    decl = db.session.scalar(select(Declaration).where(where)
-                             .options(joinedload(Declaration.dest_commune), raiseload("*", sql_only=True))
-                             .with_for_update(of=Declaration))
-    seen = _passages_seen(decl.id, checkpoint.id, client_uuid) if decl is not None else []
+    found = (select(Declaration).where(where)
+             .options(joinedload(Declaration.dest_commune), raiseload("*", sql_only=True)))
+    # The declaration and its person locked together (route_arrival needs the person's lock): every
+    # declaration made by the form, khai hộ or an import has one; a declaration without (or an unknown
+    # code) is read again on its own. NO KEY UPDATE: a long import inserting rows that refer to the
+    # person (a foreign key's KEY SHARE lock) does not hold the checkpoint up.
+    decl = db.session.scalar(found.join(Person, Person.id == Declaration.person_id)
+                             .with_for_update(of=[Declaration, Person], key_share=True))
+    with_person = decl is not None
+    if decl is None:
+        decl = db.session.scalar(found.with_for_update(of=Declaration, key_share=True))
+    if decl is None:
+        seen = []
+    elif with_person:
+        seen = _passages_seen_and_open_arrival(decl, checkpoint.id, client_uuid)
+    else:
+        seen = _passages_seen(decl.id, checkpoint.id, client_uuid)
     if any(p.client_uuid == client_uuid and p.declaration_id == decl.id for p in seen):
         return decl, seen
     if data is not None and at > data.valid_until:
