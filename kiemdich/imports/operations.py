@@ -5,7 +5,6 @@ on whichever node serves it, works from the database and never from a file on on
 """
 import hashlib
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -25,6 +24,7 @@ from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration,
 from ..text import fold, nfc, normalise_phone
 from . import values
 from .addresses import Resolution, Resolver, below_commune
+from .copying import copy_rows, uuid4_hex, uuid_text
 from ..ops.metrics import passages_inserted
 from .followed import link_followed
 from .header import FIELDS, IGNORE, Header, find_header
@@ -538,58 +538,6 @@ def _insert_keyed(model, rows: list[dict], key: str) -> list[int]:
     return [found[r[key]] for r in rows]
 
 
-def copy_rows(table, rows: list[dict], ids: list[int] | None = None) -> None:
-    """COPY rows into a PostgreSQL table in the session's transaction, as insert(table) would write
-    them: the columns' Python defaults for what a row leaves out, their types' bind processing (aware
-    UTC datetimes, JSON); columns without a default that no row names keep their server default."""
-    import json
-
-    from sqlalchemy import JSON
-    from sqlalchemy.types import TypeDecorator
-
-    from operator import itemgetter
-
-    dialect = db.engine.dialect
-    names = set(rows[0])
-    given, made = [], []  # (column, convert): named by the rows; (column, make, convert): defaulted
-    for c in table.c:
-        if c.primary_key or (c.name not in names and c.default is None):
-            continue
-        if isinstance(c.type, JSON):
-            convert = lambda value: None if value is None else json.dumps(value)  # noqa: E731
-        elif isinstance(c.type, TypeDecorator):
-            convert = (lambda t: lambda value: t.process_bind_param(value, dialect))(c.type)
-        else:
-            convert = None
-        if c.name in names:
-            given.append((c, convert))
-        elif c.default.is_scalar:
-            made.append((c, (lambda value: lambda: value)(c.default.arg), convert))
-        else:
-            made.append((c, (lambda fn: lambda: fn(None))(c.default.arg), convert))
-    # The named columns of a row in one C call (a row missing one raises KeyError, as row[name] did).
-    get = itemgetter(*(c.name for c, _convert in given)) if given else (lambda row: ())
-    single = len(given) == 1
-    converted = [(i, convert) for i, (_c, convert) in enumerate(given) if convert]
-    defaulted = [(c.name, make, convert) for c, make, convert in made]
-    columns = [c for c, _convert in given] + [c for c, _make, _convert in made]
-    if ids is not None:
-        columns.append(table.primary_key.columns[0])
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    column_list = ", ".join(f'"{c.name}"' for c in columns)
-    with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
-        for n, row in enumerate(rows):
-            out = [get(row)] if single else list(get(row))
-            for i, convert in converted:
-                out[i] = convert(out[i])
-            for name, make, convert in defaulted:
-                value = row[name] if name in row else make()
-                out.append(convert(value) if convert else value)
-            if ids is not None:
-                out.append(ids[n])
-            copy.write_row(out)
-
-
 def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, written: int = 0) -> int:
     """Declarations, passages, arrivals for the good rows (triage rows wait for a commune); returns
     the number of rows written so far."""
@@ -599,9 +547,10 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
-        for p, code in zip(chunk, new_codes(len(chunk))):
+        tokens, client_uuids = uuid4_hex(len(chunk)), uuid4_hex(len(chunk))
+        for p, code, token in zip(chunk, new_codes(len(chunk)), tokens):
             rec = dict(p.record)
-            rec.update(code=code, token_id=uuid.uuid4().hex[:16], checkpoint_id=p.checkpoint_id,
+            rec.update(code=code, token_id=token[:16], checkpoint_id=p.checkpoint_id,
                        consent_version="import", source="import", import_row_id=p.row_id,
                        valid_until=p.moment + timedelta(hours=ctx.token_hours), created_at=now,
                        symptoms=[])
@@ -615,8 +564,8 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
         people = {d: linked[n] for n, d in enumerate(decl_ids) if n in linked}  # (imports/followed.py)
         passages = [{"declaration_id": d, "checkpoint_id": p.checkpoint_id, "user_id": user_id, "kind": "import",
                      "decision": p.decision, "instruction_code": p.instruction, "transit": p.transit,
-                     "client_uuid": str(uuid.uuid4()), "client_ts": p.moment, "server_ts": p.moment,
-                     "note": p.note} for p, d in zip(chunk, decl_ids)]
+                     "client_uuid": uuid_text(u), "client_ts": p.moment, "server_ts": p.moment,
+                     "note": p.note} for p, d, u in zip(chunk, decl_ids, client_uuids)]
         passage_ids = _insert_keyed(Passage, passages, "client_uuid")
         passages_inserted(db.session, "import", len(passage_ids))
         routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
