@@ -4,7 +4,7 @@ import json
 import os
 from operator import itemgetter
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, func, select, text
 from sqlalchemy.types import TypeDecorator
 
 from ..extensions import db
@@ -59,6 +59,21 @@ def copy_rows(table, rows: list[dict], ids: list[int] | None = None) -> None:
             write(out)
 
 
+def new_ids(table, count: int) -> list[int]:
+    """`count` ids drawn from the table's id sequence, in order. The sequence is named once per
+    process: pg_get_serial_sequence() in the statement ran for every one of the 2,000 rows (9 ms a
+    chunk against 1 ms, a second per 100,000-row import)."""
+    sequence = _SEQUENCES.get(table.name)
+    if sequence is None:
+        sequence = _SEQUENCES[table.name] = db.session.scalar(
+            select(func.pg_get_serial_sequence(table.name, "id")))
+    return list(db.session.scalars(text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :count)"),
+                                   {"sequence": sequence, "count": count}))
+
+
+_SEQUENCES: dict[str, str] = {}  # table -> its id sequence (fixed by the schema)
+
+
 def _json(value):
     """JSON as SQLAlchemy's JSON type binds it (json.dumps); the empty list and dict, that most
     imported rows carry, without a call."""
@@ -105,4 +120,4 @@ def uuid_text(hex32: str) -> str:
     return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
 
 
-__all__ = ["copy_rows", "uuid4_hex", "uuid_text"]
+__all__ = ["copy_rows", "new_ids", "uuid4_hex", "uuid_text"]

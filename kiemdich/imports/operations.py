@@ -24,7 +24,7 @@ from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration,
 from ..text import fold, nfc, normalise_phone
 from . import values
 from .addresses import Resolution, Resolver, below_commune
-from .copying import copy_rows, uuid4_hex, uuid_text
+from .copying import copy_rows, new_ids, uuid4_hex, uuid_text
 from ..ops.metrics import passages_inserted
 from .followed import link_followed
 from .header import FIELDS, IGNORE, Header, find_header
@@ -526,9 +526,7 @@ def _insert_keyed(model, rows: list[dict], key: str) -> list[int]:
         return []
     table = model.__table__
     if db.engine.dialect.name == "postgresql":
-        ids = list(db.session.execute(
-            select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
-            .select_from(func.generate_series(1, len(rows)))).scalars())
+        ids = new_ids(table, len(rows))
         copy_rows(table, rows, ids)
         return ids
     db.session.execute(insert(table), rows)
