@@ -265,6 +265,18 @@ def _below(dest_text: str, how: str) -> str:
 _fold = lru_cache(maxsize=1024)(fold)  # checkpoint names: a handful, repeated on every row
 
 
+def _text(cell) -> str:
+    """values.text, without its memo's call for a column the list lacks (most of a row's fields)."""
+    return "" if cell is None else values.text(cell)
+
+
+@lru_cache(maxsize=8192)
+def _utc_minute(local: datetime) -> tuple[datetime, str]:
+    """A row's local passage time in UTC, and to the minute (minute()): a list repeats its times."""
+    moment = local.replace(tzinfo=LOCAL).astimezone(timezone.utc)
+    return moment, minute(moment)
+
+
 def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context) -> Parsed:
     """Apply the data rules to one row (no database writes)."""
     p = Parsed(row_id=row_id, number=number)
@@ -272,7 +284,7 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     by_field = {fld: cells.get(label) for fld, label in columns.items() if label}  # one lookup per field
     get = by_field.get
 
-    name = values.text(get("full_name"))
+    name = _text(get("full_name"))
     if not name:
         err.append("missing_name")
     # Birth year: used when the list has it; passage lists often do not (identity is name + phone or ID).
@@ -296,11 +308,11 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     if local is None:
         err.append("missing_time")
     else:
-        p.moment = local.replace(tzinfo=LOCAL).astimezone(utcnow().tzinfo)
+        p.moment, at = _utc_minute(local)
         if p.moment > utcnow() + timedelta(days=1):
             err.append("future_time")
 
-    checkpoint_text = values.text(get("checkpoint"))
+    checkpoint_text = _text(get("checkpoint"))
     if checkpoint_text:
         # The row's own checkpoint, as mapped in the checkpoints step: never replaced by the wizard's choice.
         key = _fold(checkpoint_text)
@@ -316,13 +328,13 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
 
     p.instruction, decision = values.instruction(get("instruction"))
     p.decision = decision or "allow"
-    p.note = values.text(get("note"))[:2000]
+    p.note = _text(get("note"))[:2000]
 
-    dest_text = values.text(get("dest"))
-    dest = dict(text=dest_text, province=values.text(get("dest_province")),
-                district=values.text(get("dest_district")), commune=values.text(get("dest_commune")))
-    origin_text = values.text(get("origin"))
-    origin_province = values.text(get("origin_province"))
+    dest_text = _text(get("dest"))
+    dest = dict(text=dest_text, province=_text(get("dest_province")),
+                district=_text(get("dest_district")), commune=_text(get("dest_commune")))
+    origin_text = _text(get("origin"))
+    origin_province = _text(get("origin_province"))
 
     if err:
         p.status = "invalid"
@@ -336,9 +348,8 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     origin = ctx.resolver.resolve(text=origin_text, province=origin_province) if (
         origin_text or origin_province) else None
     name_folded = fold(name)
-    at = minute(p.moment)
     p.keys = tuple((key, at) for key in person_keys(id_number, name_folded, phone))
-    street = values.text(get("dest_street"))
+    street = _text(get("dest_street"))
     if not street and dest_text:
         # The part below the commune ("Thôn 3", "Tổ 3, ấp 2"): the officer needs it to find the house.
         street = dest_text if not resolution or not resolution.commune_code else _below(dest_text, resolution.how)
@@ -357,13 +368,13 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     p.record = {
         "full_name": nfc(name)[:120], "search_name": name_folded[:120], "id_type": id_type or "",
         "id_number": id_number, "birth_year": year, "birth_date": birth_date, "sex": values.sex(get("sex")) or "khac",
-        "phone": phone, "nationality": values.text(get("nationality"))[:60] or "Việt Nam",
+        "phone": phone, "nationality": _text(get("nationality"))[:60] or "Việt Nam",
         "origin_province_code": origin.province_code if origin else None,
         "origin_commune_code": origin.commune_code if origin else None,
         "origin_street": (origin_text or origin_province)[:200],
         "dest_commune_code": p.commune_code, "dest_street": street[:200],
         "travel_date": local.date(), "vehicle_type": values.vehicle(get("vehicle_type")),
-        "vehicle_plate": values.text(get("vehicle_plate")).upper()[:20],
+        "vehicle_plate": _text(get("vehicle_plate")).upper()[:20],
     }
     return p
 
