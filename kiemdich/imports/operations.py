@@ -27,8 +27,8 @@ from .addresses import Resolution, Resolver, below_commune
 from .copying import copy_rows, new_ids, uuid4_hex, uuid_text
 from ..ops.metrics import passages_inserted
 from .followed import link_followed
-from .header import FIELDS, IGNORE, Header, find_header
-from .reader import FileProblem, Table, has_formulas, read_table
+from .header import FIELDS, IGNORE, Header, find_header, parse_upload  # noqa: F401  (parse_upload: here too)
+from .reader import FileProblem, Table
 
 CHUNK = 2000
 PROGRESS_EVERY = 2000
@@ -82,17 +82,6 @@ def create_batch(filename: str, data: bytes, *, user, checkpoint_id: int | None 
     audit.record("import.upload", batch, user=user, detail=f"{batch.filename} sha256={batch.file_hash}",
                  after={"size": len(data)})
     return batch
-
-
-def parse_upload(data: bytes, *, max_unzipped: int | None = None, filename: str | None = None,
-                 by_content: bool = False) -> tuple[Table, Header]:
-    """Read the file and find its header: FileProblem (one clear message) if it cannot be imported."""
-    table = read_table(data, filename=filename, by_content=by_content,
-                       **({"max_unzipped": max_unzipped} if max_unzipped else {}))
-    header = find_header(table)
-    if table.more is None and all(values.is_blank_or_total(r) for r in table.rows[header.index + 1:]):
-        raise FileProblem("formulas_only" if table.kind == "xlsx" and has_formulas(data) else "empty")
-    return table, header
 
 
 def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: ImportProfile | None = None,
