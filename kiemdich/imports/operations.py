@@ -56,6 +56,11 @@ def previous_imports(digest: str, *, exclude: int | None = None) -> list[ImportB
 
 
 def _jsonable(cell):
+    kind = type(cell)
+    if kind is str:  # most cells, then numbers: their type first (a million calls for 100,000 rows)
+        return cell.strip()
+    if kind is float or kind is int:
+        return cell
     if isinstance(cell, datetime):
         return cell.replace(tzinfo=None).isoformat(timespec="seconds")
     if hasattr(cell, "isoformat"):  # date, time
