@@ -5,7 +5,6 @@ on whichever node serves it, works from the database and never from a file on on
 """
 import hashlib
 import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -25,10 +24,11 @@ from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration,
 from ..text import fold, nfc, normalise_phone
 from . import values
 from .addresses import Resolution, Resolver, below_commune
+from .copying import copy_rows, new_ids, uuid4_hex, uuid_text
 from ..ops.metrics import passages_inserted
 from .followed import link_followed
-from .header import FIELDS, IGNORE, Header, find_header
-from .reader import FileProblem, Table, has_formulas, read_table
+from .header import FIELDS, IGNORE, Header, find_header, parse_upload  # noqa: F401  (parse_upload: here too)
+from .reader import FileProblem, Table
 
 CHUNK = 2000
 PROGRESS_EVERY = 2000
@@ -56,6 +56,11 @@ def previous_imports(digest: str, *, exclude: int | None = None) -> list[ImportB
 
 
 def _jsonable(cell):
+    kind = type(cell)
+    if kind is str:  # most cells, then numbers: their type first (a million calls for 100,000 rows)
+        return cell.strip()
+    if kind is float or kind is int:
+        return cell
     if isinstance(cell, datetime):
         return cell.replace(tzinfo=None).isoformat(timespec="seconds")
     if hasattr(cell, "isoformat"):  # date, time
@@ -82,17 +87,6 @@ def create_batch(filename: str, data: bytes, *, user, checkpoint_id: int | None 
     audit.record("import.upload", batch, user=user, detail=f"{batch.filename} sha256={batch.file_hash}",
                  after={"size": len(data)})
     return batch
-
-
-def parse_upload(data: bytes, *, max_unzipped: int | None = None, filename: str | None = None,
-                 by_content: bool = False) -> tuple[Table, Header]:
-    """Read the file and find its header: FileProblem (one clear message) if it cannot be imported."""
-    table = read_table(data, filename=filename, by_content=by_content,
-                       **({"max_unzipped": max_unzipped} if max_unzipped else {}))
-    header = find_header(table)
-    if table.more is None and all(values.is_blank_or_total(r) for r in table.rows[header.index + 1:]):
-        raise FileProblem("formulas_only" if table.kind == "xlsx" and has_formulas(data) else "empty")
-    return table, header
 
 
 def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: ImportProfile | None = None,
@@ -265,6 +259,18 @@ def _below(dest_text: str, how: str) -> str:
 _fold = lru_cache(maxsize=1024)(fold)  # checkpoint names: a handful, repeated on every row
 
 
+def _text(cell) -> str:
+    """values.text, without its memo's call for a column the list lacks (most of a row's fields)."""
+    return "" if cell is None else values.text(cell)
+
+
+@lru_cache(maxsize=8192)
+def _utc_minute(local: datetime) -> tuple[datetime, str]:
+    """A row's local passage time in UTC, and to the minute (minute()): a list repeats its times."""
+    moment = local.replace(tzinfo=LOCAL).astimezone(timezone.utc)
+    return moment, minute(moment)
+
+
 def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context) -> Parsed:
     """Apply the data rules to one row (no database writes)."""
     p = Parsed(row_id=row_id, number=number)
@@ -272,7 +278,7 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     by_field = {fld: cells.get(label) for fld, label in columns.items() if label}  # one lookup per field
     get = by_field.get
 
-    name = values.text(get("full_name"))
+    name = _text(get("full_name"))
     if not name:
         err.append("missing_name")
     # Birth year: used when the list has it; passage lists often do not (identity is name + phone or ID).
@@ -296,11 +302,11 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     if local is None:
         err.append("missing_time")
     else:
-        p.moment = local.replace(tzinfo=LOCAL).astimezone(utcnow().tzinfo)
+        p.moment, at = _utc_minute(local)
         if p.moment > utcnow() + timedelta(days=1):
             err.append("future_time")
 
-    checkpoint_text = values.text(get("checkpoint"))
+    checkpoint_text = _text(get("checkpoint"))
     if checkpoint_text:
         # The row's own checkpoint, as mapped in the checkpoints step: never replaced by the wizard's choice.
         key = _fold(checkpoint_text)
@@ -316,13 +322,13 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
 
     p.instruction, decision = values.instruction(get("instruction"))
     p.decision = decision or "allow"
-    p.note = values.text(get("note"))[:2000]
+    p.note = _text(get("note"))[:2000]
 
-    dest_text = values.text(get("dest"))
-    dest = dict(text=dest_text, province=values.text(get("dest_province")),
-                district=values.text(get("dest_district")), commune=values.text(get("dest_commune")))
-    origin_text = values.text(get("origin"))
-    origin_province = values.text(get("origin_province"))
+    dest_text = _text(get("dest"))
+    dest = dict(text=dest_text, province=_text(get("dest_province")),
+                district=_text(get("dest_district")), commune=_text(get("dest_commune")))
+    origin_text = _text(get("origin"))
+    origin_province = _text(get("origin_province"))
 
     if err:
         p.status = "invalid"
@@ -336,9 +342,8 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     origin = ctx.resolver.resolve(text=origin_text, province=origin_province) if (
         origin_text or origin_province) else None
     name_folded = fold(name)
-    at = minute(p.moment)
     p.keys = tuple((key, at) for key in person_keys(id_number, name_folded, phone))
-    street = values.text(get("dest_street"))
+    street = _text(get("dest_street"))
     if not street and dest_text:
         # The part below the commune ("Thôn 3", "Tổ 3, ấp 2"): the officer needs it to find the house.
         street = dest_text if not resolution or not resolution.commune_code else _below(dest_text, resolution.how)
@@ -357,13 +362,13 @@ def parse_row(row_id: int, number: int, cells: dict, columns: dict, ctx: Context
     p.record = {
         "full_name": nfc(name)[:120], "search_name": name_folded[:120], "id_type": id_type or "",
         "id_number": id_number, "birth_year": year, "birth_date": birth_date, "sex": values.sex(get("sex")) or "khac",
-        "phone": phone, "nationality": values.text(get("nationality"))[:60] or "Việt Nam",
+        "phone": phone, "nationality": _text(get("nationality"))[:60] or "Việt Nam",
         "origin_province_code": origin.province_code if origin else None,
         "origin_commune_code": origin.commune_code if origin else None,
         "origin_street": (origin_text or origin_province)[:200],
         "dest_commune_code": p.commune_code, "dest_street": street[:200],
         "travel_date": local.date(), "vehicle_type": values.vehicle(get("vehicle_type")),
-        "vehicle_plate": values.text(get("vehicle_plate")).upper()[:20],
+        "vehicle_plate": _text(get("vehicle_plate")).upper()[:20],
     }
     return p
 
@@ -526,9 +531,7 @@ def _insert_keyed(model, rows: list[dict], key: str) -> list[int]:
         return []
     table = model.__table__
     if db.engine.dialect.name == "postgresql":
-        ids = list(db.session.execute(
-            select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
-            .select_from(func.generate_series(1, len(rows)))).scalars())
+        ids = new_ids(table, len(rows))
         copy_rows(table, rows, ids)
         return ids
     db.session.execute(insert(table), rows)
@@ -536,58 +539,6 @@ def _insert_keyed(model, rows: list[dict], key: str) -> list[int]:
     found = dict((k, i) for i, k in db.session.execute(
         select(table.c.id, column).where(column.in_([r[key] for r in rows]))).all())
     return [found[r[key]] for r in rows]
-
-
-def copy_rows(table, rows: list[dict], ids: list[int] | None = None) -> None:
-    """COPY rows into a PostgreSQL table in the session's transaction, as insert(table) would write
-    them: the columns' Python defaults for what a row leaves out, their types' bind processing (aware
-    UTC datetimes, JSON); columns without a default that no row names keep their server default."""
-    import json
-
-    from sqlalchemy import JSON
-    from sqlalchemy.types import TypeDecorator
-
-    from operator import itemgetter
-
-    dialect = db.engine.dialect
-    names = set(rows[0])
-    given, made = [], []  # (column, convert): named by the rows; (column, make, convert): defaulted
-    for c in table.c:
-        if c.primary_key or (c.name not in names and c.default is None):
-            continue
-        if isinstance(c.type, JSON):
-            convert = lambda value: None if value is None else json.dumps(value)  # noqa: E731
-        elif isinstance(c.type, TypeDecorator):
-            convert = (lambda t: lambda value: t.process_bind_param(value, dialect))(c.type)
-        else:
-            convert = None
-        if c.name in names:
-            given.append((c, convert))
-        elif c.default.is_scalar:
-            made.append((c, (lambda value: lambda: value)(c.default.arg), convert))
-        else:
-            made.append((c, (lambda fn: lambda: fn(None))(c.default.arg), convert))
-    # The named columns of a row in one C call (a row missing one raises KeyError, as row[name] did).
-    get = itemgetter(*(c.name for c, _convert in given)) if given else (lambda row: ())
-    single = len(given) == 1
-    converted = [(i, convert) for i, (_c, convert) in enumerate(given) if convert]
-    defaulted = [(c.name, make, convert) for c, make, convert in made]
-    columns = [c for c, _convert in given] + [c for c, _make, _convert in made]
-    if ids is not None:
-        columns.append(table.primary_key.columns[0])
-    cursor = db.session.connection().connection.driver_connection.cursor()
-    column_list = ", ".join(f'"{c.name}"' for c in columns)
-    with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
-        for n, row in enumerate(rows):
-            out = [get(row)] if single else list(get(row))
-            for i, convert in converted:
-                out[i] = convert(out[i])
-            for name, make, convert in defaulted:
-                value = row[name] if name in row else make()
-                out.append(convert(value) if convert else value)
-            if ids is not None:
-                out.append(ids[n])
-            copy.write_row(out)
 
 
 def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, written: int = 0) -> int:
@@ -599,9 +550,10 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
     for start in range(0, len(good), CHUNK):
         chunk = good[start:start + CHUNK]
         declarations = []
-        for p, code in zip(chunk, new_codes(len(chunk))):
+        tokens, client_uuids = uuid4_hex(len(chunk)), uuid4_hex(len(chunk))
+        for p, code, token in zip(chunk, new_codes(len(chunk)), tokens):
             rec = dict(p.record)
-            rec.update(code=code, token_id=uuid.uuid4().hex[:16], checkpoint_id=p.checkpoint_id,
+            rec.update(code=code, token_id=token[:16], checkpoint_id=p.checkpoint_id,
                        consent_version="import", source="import", import_row_id=p.row_id,
                        valid_until=p.moment + timedelta(hours=ctx.token_hours), created_at=now,
                        symptoms=[])
@@ -615,8 +567,8 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
         people = {d: linked[n] for n, d in enumerate(decl_ids) if n in linked}  # (imports/followed.py)
         passages = [{"declaration_id": d, "checkpoint_id": p.checkpoint_id, "user_id": user_id, "kind": "import",
                      "decision": p.decision, "instruction_code": p.instruction, "transit": p.transit,
-                     "client_uuid": str(uuid.uuid4()), "client_ts": p.moment, "server_ts": p.moment,
-                     "note": p.note} for p, d in zip(chunk, decl_ids)]
+                     "client_uuid": uuid_text(u), "client_ts": p.moment, "server_ts": p.moment,
+                     "note": p.note} for p, d, u in zip(chunk, decl_ids, client_uuids)]
         passage_ids = _insert_keyed(Passage, passages, "client_uuid")
         passages_inserted(db.session, "import", len(passage_ids))
         routed = [(p, d, ps) for p, d, ps in zip(chunk, decl_ids, passage_ids)
