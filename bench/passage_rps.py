@@ -34,6 +34,7 @@ def scan_csrf(client: Client, username: str) -> str:
 def prepare(url: str, instance: str) -> list[str]:
     """Fresh schema, units, rules, a checkpoint, CLIENTS staff accounts, PASSAGES signed tokens."""
     from kiemdich.accounts.passwords import hash_password
+    from kiemdich import persons
     from kiemdich.declarations import operations as declarations
     from kiemdich.extensions import db
     from kiemdich.models import Checkpoint, User, UserCheckpoint
@@ -50,7 +51,9 @@ def prepare(url: str, instance: str) -> list[str]:
             db.session.add(user)
             db.session.flush()
             db.session.add(UserCheckpoint(user_id=user.id, checkpoint_id=cp.id))
-        people = [DeclarationFactory() for _ in range(PASSAGES)]
+        people = [DeclarationFactory(phone=f"09{i:08d}") for i in range(PASSAGES)]  # PASSAGES people
+        for d in people:  # each its person, as the form, khai hộ and imports link them
+            persons.link(d)
         db.session.commit()
         tokens = [declarations.token_for(d) for d in people]
         db.engine.dispose()

@@ -29,6 +29,7 @@ def main():
     from sqlalchemy import event
 
     from kiemdich.accounts.passwords import hash_password
+    from kiemdich import persons
     from kiemdich.declarations import operations as declarations
     from kiemdich.extensions import db
     from kiemdich.models import Checkpoint, User, UserCheckpoint
@@ -44,7 +45,9 @@ def main():
         db.session.add(user)
         db.session.flush()
         db.session.add(UserCheckpoint(user_id=user.id, checkpoint_id=cp.id))
-        people = [DeclarationFactory() for _ in range(N)]
+        people = [DeclarationFactory(phone=f"09{i:08d}") for i in range(N)]  # N people, not one
+        for d in people:  # each its person, as the form, khai hộ and imports link them
+            persons.link(d)
         db.session.commit()
         with app.test_request_context():
             tokens = [declarations.token_for(d) for d in people]
