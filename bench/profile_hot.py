@@ -36,7 +36,8 @@ def main():
     from tests.factories import DeclarationFactory
 
     url = database_url("postgresql://postgres@127.0.0.1:5432/bench_h8")
-    app = bench_app(url, tempfile.mkdtemp(prefix="kd-prof-"), RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=False)
+    app = bench_app(url, tempfile.mkdtemp(prefix="kd-prof-"), RATELIMIT_ENABLED=bool(os.environ.get("BENCH_LIMITS")), SESSION_COOKIE_SECURE=False,
+                    RATELIMIT_STORAGE_URI=os.environ.get("BENCH_LIMITS") or "memory://")
     with app.app_context():
         fresh_database()
         cp = Checkpoint(code="PROF0001", name="Chốt QL13", commune_code="25432")
@@ -93,6 +94,8 @@ def main():
         elapsed = time.perf_counter() - started
         print(f"  {name:<26} {elapsed / N * 1000:7.1f} ms/request  {len(statements) / N:5.1f} SQL statements/request")
         stats = pstats.Stats(profile)
+        if os.environ.get("BENCH_PROFILE_DUMP"):  # e.g. /tmp/hot: /tmp/hot-new-passage.prof, ...
+            profile.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}-{re.sub(r'[^a-z]+', '-', name).strip('-')}.prof")
         if TOP:
             stats.sort_stats("cumulative").print_stats(TOP)
         wanted = {"segno": r"segno", "jinja render": r"jinja2/(environment|runtime)\.py.*\((render|root)",

@@ -30,7 +30,9 @@ class Config:
     KIEMDICH_DB_IDLE_PING_SECONDS = float(os.environ.get("KIEMDICH_DB_IDLE_PING_SECONDS", "10"))
     REDIS_URL = os.environ.get("REDIS_URL")
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
-    RATELIMIT_HEADERS_ENABLED = True
+    # No X-RateLimit-* headers: nothing reads them, and filling them cost two more Redis round trips
+    # (GET and TTL per limit) on every limited request, the traveller's status the most frequent.
+    RATELIMIT_HEADERS_ENABLED = False
     # Redis down is not an outage: limits are counted per process until it answers again
     # (kiemdich/limits.py logs the switch once each way). Short timeouts, so that an unreachable
     # Redis costs a request a second at most, never a hung worker.
