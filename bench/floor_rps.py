@@ -35,28 +35,19 @@ def conn():
         local.c = psycopg.connect(URL)
     return local.c
 
-@app.post("/w/<int:reads>")
-def write(reads):
+@app.post("/<kind>/<int:reads>")
+def request_(kind, reads):
+    """kind "w": `reads` SELECTs then an INSERT ... RETURNING; "r": the SELECTs alone. Then COMMIT."""
     c = conn()
     with c.cursor() as cur:
         for n in range(reads):
             cur.execute("SELECT id, note FROM kd_floor WHERE id = %s", (n + 1,))
             cur.fetchone()
-        cur.execute("INSERT INTO kd_floor (note) VALUES (%s) RETURNING id", (request.form.get("note", ""),))
-        new_id = cur.fetchone()[0]
-    c.commit()
-    return f"ok {new_id}", 201
-
-
-@app.post("/r/<int:reads>")
-def read(reads):
-    c = conn()
-    with c.cursor() as cur:
-        for n in range(reads):
-            cur.execute("SELECT id, note FROM kd_floor WHERE id = %s", (n + 1,))
+        if kind == "w":
+            cur.execute("INSERT INTO kd_floor (note) VALUES (%s) RETURNING id", (request.form.get("note", ""),))
             cur.fetchone()
     c.commit()
-    return "ok", 200
+    return "ok", 201 if kind == "w" else 200
 '''
 
 
