@@ -61,15 +61,15 @@ def _test_day(today):
     return exists(select(1).select_from(each).where(each.c.value == day))
 
 
-_WHERE: dict = {}
+_BUILT: dict = {}  # (dialect, what) -> a condition or statement built once (see TODAY)
 
 
 def _where(key: str):
     """The condition of list `key` (parameters: today, lookback_from), built once per dialect."""
     built = (db.engine.dialect.name, key)
-    if built not in _WHERE:
-        _WHERE[built] = _build_where(key, TODAY)
-    return _WHERE[built]
+    if built not in _BUILT:
+        _BUILT[built] = _build_where(key, TODAY)
+    return _BUILT[built]
 
 
 def _build_where(key: str, today):
@@ -126,11 +126,11 @@ def counts(codes, today: date, now: datetime) -> dict[str, int]:
     if not codes:
         return dict.fromkeys([*KEYS, "overdue"], 0)
     built = (db.engine.dialect.name, "counts")
-    if built not in _WHERE:
+    if built not in _BUILT:
         overdue = and_(Arrival.status == "expected", Arrival.expected_at < OVERDUE_BEFORE)
-        _WHERE[built] = (select(*[func.count().filter(_where(k)) for k in KEYS], func.count().filter(overdue))
+        _BUILT[built] = (select(*[func.count().filter(_where(k)) for k in KEYS], func.count().filter(overdue))
                          .select_from(Arrival).where(Arrival.commune_code.in_(CODES)))
-    row = db.session.execute(_WHERE[built], params(codes, today, now)).one()
+    row = db.session.execute(_BUILT[built], params(codes, today, now)).one()
     return dict(zip([*KEYS, "overdue"], row))
 
 
@@ -167,9 +167,9 @@ _OTHER, _OTHER_DECLARATION = aliased(Arrival, name="other_arrival"), aliased(Dec
 
 
 def duplicates_of():
-    """SQL: how many other open follow-ups of the row's person (same person row, or same ID
-    number) the communes of parameter `codes` have; made before the person table or by two routings, they are
-    one person to merge (followup.operations.merge). Correlated, one index lookup per row."""
+    """SQL: how many other open follow-ups of the row's person (same person row, or same ID number)
+    the communes of parameter `codes` have; made before the person table or by two routings, they
+    are one person to merge (followup.operations.merge). Correlated, one index lookup per row."""
     other, od = _OTHER, _OTHER_DECLARATION
     same = or_(od.person_id == Declaration.person_id,
                and_(Declaration.id_number != "", od.id_number == Declaration.id_number))
@@ -199,15 +199,15 @@ def _page_statement(key: str, q: str):
     """The rows of a list page, with "checked today" and the person's other follow-ups (EXISTS and a
     count per row rather than more round trips); unsearched lists built once per process."""
     built = (db.engine.dialect.name, "page", key)
-    if q or built not in _WHERE:
+    if q or built not in _BUILT:
         order = [Arrival.flagged.desc()]
         order += [Arrival.expected_at] if key == "expected" else []
         order += [Declaration.search_name, Arrival.id]
         stmt = _base(key, q).add_columns(checked_on(TODAY).label("checked"), _DUPLICATES.label("dups")).order_by(*order)
         if q:
             return stmt
-        _WHERE[built] = stmt
-    return _WHERE[built]
+        _BUILT[built] = stmt
+    return _BUILT[built]
 
 
 def page(codes, key: str, today: date, now: datetime, q: str = "", number: int = 1) -> Page:

@@ -122,10 +122,14 @@ def _passages_seen(decl_id: int, checkpoint_id: int, client_uuid: str) -> list[P
     """Everything the write compares against, in one query: the passage already stored under this
     UUID (a replay, or a conflict) and this trip's passages at this checkpoint (an earlier decision,
     a self check-in waiting). Read after the declaration's row lock."""
-    return list(db.session.scalars(
-        select(Passage).where(or_(Passage.client_uuid == client_uuid,
-                                  and_(Passage.declaration_id == decl_id, Passage.checkpoint_id == checkpoint_id)))
-        .options(raiseload("*", sql_only=True))))
+    return list(db.session.scalars(select(Passage).where(_seen(decl_id, checkpoint_id, client_uuid))
+                                   .options(raiseload("*", sql_only=True))))
+
+
+def _seen(decl_id: int, checkpoint_id: int, client_uuid: str):
+    """The passages a write compares against: this UUID's, and this trip's at this checkpoint."""
+    return or_(Passage.client_uuid == client_uuid,
+               and_(Passage.declaration_id == decl_id, Passage.checkpoint_id == checkpoint_id))
 
 
 def _passages_seen_and_open_arrival(decl: Declaration, checkpoint_id: int, client_uuid: str) -> list[Passage]:
@@ -134,8 +138,7 @@ def _passages_seen_and_open_arrival(decl: Declaration, checkpoint_id: int, clien
     one = select(literal(1).label("one")).subquery()
     rows = db.session.execute(
         select(Passage, persons.open_arrival_id_of(decl.person_id)).select_from(one)
-        .outerjoin(Passage, or_(Passage.client_uuid == client_uuid,
-                                and_(Passage.declaration_id == decl.id, Passage.checkpoint_id == checkpoint_id)))
+        .outerjoin(Passage, _seen(decl.id, checkpoint_id, client_uuid))
         .options(raiseload("*", sql_only=True))).all()
     persons.mark_locked(decl.person_id, rows[0][1])
     return [passage for passage, _open in rows if passage is not None]
@@ -143,8 +146,10 @@ def _passages_seen_and_open_arrival(decl: Declaration, checkpoint_id: int, clien
 
 def resolve_for_passage(*, token: str = "", code: str = "", at: datetime, checkpoint: Checkpoint,
                         client_uuid: str) -> tuple[Declaration, list[Passage]]:
-    """`resolve` for the passage write, in two statements: the declaration with its row lock
-    (PostgreSQL) and its destination unit, then the passages the write compares against.
+    """`resolve` for the passage write, in two statements: the declaration and its person with their
+    row locks (PostgreSQL) and its destination unit, then the passages the write compares against
+    with the person's open arrival (a declaration without a person, or an unknown code, costs one
+    statement more).
 
     Same answers as resolve + record_passage's reads: a replay of a recorded passage (same UUID,
     same declaration) is answered even when the code has expired or the declaration was
