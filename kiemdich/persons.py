@@ -294,9 +294,13 @@ def open_arrival(person_id: int) -> Arrival | None:
 
 
 def follows(decl_id):
-    """SQL condition: the arrival follows this declaration (its first trip or a linked one)."""
-    return or_(Arrival.declaration_id == decl_id,
-               Arrival.id.in_(select(ArrivalTrip.arrival_id).where(ArrivalTrip.declaration_id == decl_id)))
+    """SQL condition: the arrival follows this declaration (its first trip or a linked one).
+
+    One IN over a UNION ALL of two index lookups, not `declaration_id = x OR id IN (...)`: PostgreSQL
+    cannot answer that OR from indexes and scanned every arrival (70 ms at 300,000 arrivals, on the
+    traveller's status answer, the most frequent request)."""
+    return Arrival.id.in_(union_all(select(Arrival.id).where(Arrival.declaration_id == decl_id),
+                                    select(ArrivalTrip.arrival_id).where(ArrivalTrip.declaration_id == decl_id)))
 
 
 def declarations_of(decl_ids) -> list[int]:

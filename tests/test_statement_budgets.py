@@ -30,6 +30,7 @@ class Statements:
 
     def __init__(self):
         self.sent: list[str] = []
+        self.with_parameters: list[tuple] = []  # as sent, for EXPLAIN (tests/test_query_plans.py)
 
     def __len__(self):
         return len(self.sent)
@@ -44,6 +45,7 @@ def counting():
 
     def before(conn, cursor, statement, parameters, context, executemany):
         found.sent.append(" ".join(statement.split()))
+        found.with_parameters.append((statement, parameters))
 
     # Each request of a server starts with an empty session; the tests' own session would
     # otherwise answer some loads from its identity map and hide their round trips.
