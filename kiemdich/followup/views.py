@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import or_, select, union_all
 from sqlalchemy.orm import aliased, joinedload
 
 from .. import clock, persons, settings, tokens
@@ -52,9 +52,11 @@ def _arrival(code: str, lock: bool = False) -> Arrival:
     commune); with `lock`, the arrival's row lock too (ops.lock_arrival then has nothing to do).
     """
     trip = _TRIP
+    # Two index lookups in a UNION ALL: `code = x OR id IN (...)` made PostgreSQL scan every arrival.
+    first = select(Arrival.id).join(trip, Arrival.declaration_id == trip.id).where(trip.code == code[:16])
     linked = select(ArrivalTrip.arrival_id).join(trip, ArrivalTrip.declaration_id == trip.id).where(trip.code == code[:16])
-    stmt = (select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
-            .where(or_(Declaration.code == code[:16], Arrival.id.in_(linked)),
+    stmt = (select(Arrival)
+            .where(Arrival.id.in_(union_all(first, linked)),
                    Arrival.commune_code.in_(commune_codes_select(current_user)))
             .options(joinedload(Arrival.declaration), joinedload(Arrival.passage).joinedload(Passage.checkpoint),
                      joinedload(Arrival.commune).joinedload(AdminUnit.parent))
@@ -124,14 +126,18 @@ def _detail_context(arrival: Arrival, **extra) -> dict:
     # officer's communes (a duplicate to merge: same person row or same ID number).
     same = [Declaration.person_id == decl.person_id] if decl.person_id is not None else []
     same += [Declaration.id_number == decl.id_number] if (decl.id_number or "").strip() else []
+    # Each kind found through its own index in a UNION ALL: the same conditions OR-ed together made
+    # PostgreSQL scan every arrival and every declaration.
+    kinds = [select(Arrival.id).where(Arrival.declaration_id == arrival.declaration_id,
+                                      Arrival.created_at <= arrival.created_at),
+             select(Arrival.id).where(Arrival.status == "merged", Arrival.declaration_id.in_(
+                 select(ArrivalTrip.declaration_id).where(ArrivalTrip.arrival_id == arrival.id)))]
+    if same:
+        kinds.append(select(Arrival.id).join(Declaration, Arrival.declaration_id == Declaration.id)
+                     .where(Arrival.status.in_(schedule.OPEN), or_(*same),
+                            Arrival.commune_code.in_(commune_codes_select(current_user))))
     related = db.session.scalars(
-        select(Arrival).join(Declaration, Arrival.declaration_id == Declaration.id)
-        .where(Arrival.id != arrival.id, or_(
-            and_(Arrival.declaration_id == arrival.declaration_id, Arrival.created_at <= arrival.created_at),
-            and_(Arrival.status == "merged", Arrival.declaration_id.in_(
-                select(ArrivalTrip.declaration_id).where(ArrivalTrip.arrival_id == arrival.id))),
-            and_(Arrival.status.in_(schedule.OPEN), or_(*same) if same else false(),
-                 Arrival.commune_code.in_(commune_codes_select(current_user)))))
+        select(Arrival).where(Arrival.id != arrival.id, Arrival.id.in_(union_all(*kinds)))
         .options(joinedload(Arrival.declaration), joinedload(Arrival.commune))
         .order_by(Arrival.created_at.desc(), Arrival.id.desc())).unique().all()
     duplicates = [a for a in related if a.status in schedule.OPEN and a.declaration_id != arrival.declaration_id
