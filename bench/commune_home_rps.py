@@ -1,8 +1,9 @@
-"""Bench: the commune officer's home (/xa) and its "due today" fragment through gunicorn against
-PostgreSQL holding 1,000,000 arrivals and 5,000,000 health checks (5,000 arrivals in the officer's
-commune), as requests per second and p95 latency, each as a ratio to a hello-world Flask route
-served by gunicorn with the same settings in the same run; then the EXPLAIN of every query the
-two pages run, checking that none scans a big table sequentially.
+"""Bench: the commune officer's home (/xa), its "due today" fragment and a person's page, and the
+traveller's status answer, through gunicorn against PostgreSQL holding 1,000,000 arrivals and
+5,000,000 health checks (5,000 arrivals in the officer's commune), as requests per second and p95
+latency, each as a ratio to a hello-world Flask route served by gunicorn with the same settings in
+the same run; then the EXPLAIN of every query they run, checking that none scans a big table
+sequentially.
 
 Rows are written with COPY (no ORM). The bench owns its database: the `public` schema of
 BENCH_DATABASE_URL is dropped and rebuilt (about 2 GB on disk; a few minutes on 2 cores).
@@ -18,6 +19,7 @@ import tempfile
 import time
 from datetime import datetime, time as dtime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import (CLIENTS, THREADS, WORKERS, Client, bench_app, database_url, fresh_database,  # noqa: E402
@@ -173,6 +175,7 @@ def explain(url: str, instance: str) -> list[str]:
         client.post("/dang-nhap", data={"username": "xa1", "password": PASSWORD,
                                         "csrf_token": token.group(1) or token.group(2)})
         client.get("/xa")  # the end rule settles what it has to once
+        tokens.extend(status_tokens())
         seen = []
 
         def capture(conn, cursor, statement, parameters, context, executemany):
@@ -180,9 +183,13 @@ def explain(url: str, instance: str) -> list[str]:
                 seen.append((statement, parameters))
 
         event.listen(db.engine, "before_cursor_execute", capture)
-        for path, headers in (("/xa", {}), ("/xa/ds/due/dong", {"HX-Request": "true"})):
+        for path, headers in (("/xa", {}), ("/xa/ds/due/dong", {"HX-Request": "true"}),
+                              (f"/xa/nguoi-den/{PERSON}", {"HX-Request": "true"}), ("/q/trang-thai", {})):
             seen.clear()
-            assert client.get(path, headers=headers).status_code == 200
+            if path == "/q/trang-thai":
+                assert app.test_client().post(path, data={"token": tokens[0]}, headers=HX).status_code == 200
+            else:
+                assert client.get(path, headers=headers).status_code == 200
             print(f"\nEXPLAIN of the {len(seen)} queries on big tables behind GET {path}:")
             with db.engine.connect() as conn:
                 for n, (statement, parameters) in enumerate(seen, 1):
@@ -209,13 +216,35 @@ def explain(url: str, instance: str) -> list[str]:
     return problems
 
 
-def measure(clients, path, headers=None) -> tuple[float, float, int]:
-    """(requests per second, p95 latency in ms, response bytes) over REQUESTS requests."""
+PERSON = "B0000042"  # a declaration code of the officer's commune (seed: B + the row number)
+HX = {"HX-Request": "true"}
+tokens: list[str] = []  # personal QR tokens of travellers followed in the officer's commune
+
+
+def status_tokens(n: int = 200) -> list[str]:
+    """Signed tokens of n seeded declarations (the keys are the instance folder's, as gunicorn's)."""
+    from flask import current_app
+    from sqlalchemy import select
+
+    from kiemdich.declarations import operations as declarations
+    from kiemdich.extensions import db
+    from kiemdich.models import Declaration
+
+    decls = db.session.scalars(select(Declaration).where(Declaration.id <= n).order_by(Declaration.id)).all()
+    with current_app.test_request_context():
+        return [declarations.token_for(d) for d in decls]
+
+
+def measure(clients, path, headers=None, method="GET") -> tuple[float, float, int]:
+    """(requests per second, p95 latency in ms, response bytes) over REQUESTS requests; a POST sends
+    the next status token."""
     latencies, sizes = [], []
+    sent = iter(range(10**9))
 
     def job(client):
         t = time.perf_counter()
-        status, body, _r = client.request("GET", path, headers=headers)
+        body = urlencode({"token": tokens[next(sent) % len(tokens)]}) if method == "POST" else None
+        status, body, _r = client.request(method, path, body=body, headers=headers)
         latencies.append(time.perf_counter() - t)
         sizes.append(len(body.encode()))
         assert status == 200, (path, status)
@@ -231,7 +260,9 @@ def main():
         seed(url, instance)
     problems = explain(url, instance)
 
-    env = server_env(url, instance)
+    # The status answer's limits are per device and per address: the bench's 8 clients are one address.
+    env = server_env(url, instance, KIEMDICH_STATUS_RATE="100000 per minute",
+                     KIEMDICH_STATUS_ADDRESS_RATE="100000 per minute")
     app_proc, port = gunicorn("app:app", env)
     hello_proc, hello_port = hello_gunicorn(env)
     try:
@@ -245,6 +276,9 @@ def main():
         hello_rps, hello_p95, _ = measure(hello_clients, "/")
         home_rps, home_p95, home_size = measure(clients, "/xa")
         due_rps, due_p95, due_size = measure(clients, "/xa/ds/due/dong", {"HX-Request": "true"})
+        person_rps, person_p95, person_size = measure(clients, f"/xa/nguoi-den/{PERSON}", HX)
+        travellers = [Client(port) for _ in range(CLIENTS)]  # no session: a traveller's phone
+        status_rps, status_p95, status_size = measure(travellers, "/q/trang-thai", HX, method="POST")
         # a second hello run, so a drift of the machine during the run shows
         hello2_rps, hello2_p95, _ = measure(hello_clients, "/")
         print(f"\ngunicorn {WORKERS} workers x {THREADS} threads, {CLIENTS} keep-alive clients on loopback, "
@@ -257,6 +291,12 @@ def main():
         print(f"  'due today' fragment        {due_rps:7.0f} req/s  p95 {due_p95:6.1f} ms"
               f"   = {due_rps / hello_rps:.3f} x hello req/s, p95 {due_p95 / hello_p95:.1f} x hello"
               f"   ({due_size:,} bytes uncompressed)")
+        print(f"  person page fragment        {person_rps:7.0f} req/s  p95 {person_p95:6.1f} ms"
+              f"   = {person_rps / hello_rps:.3f} x hello req/s, p95 {person_p95 / hello_p95:.1f} x hello"
+              f"   ({person_size:,} bytes uncompressed)")
+        print(f"  traveller's status answer   {status_rps:7.0f} req/s  p95 {status_p95:6.1f} ms"
+              f"   = {status_rps / hello_rps:.3f} x hello req/s, p95 {status_p95 / hello_p95:.1f} x hello"
+              f"   ({status_size:,} bytes uncompressed)")
     finally:
         stop(app_proc, hello_proc)
     print("\nSequential scans of big tables: " + ("none" if not problems else "; ".join(problems)))

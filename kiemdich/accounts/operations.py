@@ -2,8 +2,9 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import audit
@@ -186,14 +187,19 @@ def start_session(user: User, hours: float) -> str:
     return token
 
 
+@cache
+def _session_user():
+    """open_session_user's statement, built once (every signed-in request sends it)."""
+    return (select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
+            .where(User.id == bindparam("user_id"), UserSession.id == bindparam("session_id")))
+
+
 def open_session_user(user_id: int, version: int, token: str | None) -> User | None:
     """The user of a cookie whose session is open: one query for the account and its session row
     (every signed-in request pays it, so not two)."""
     if not token or not isinstance(token, str):
         return None
-    found = db.session.execute(
-        select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == user_id, UserSession.id == _digest(token))).first()
+    found = db.session.execute(_session_user(), {"user_id": user_id, "session_id": _digest(token)}).first()
     if found is None:
         return None
     user, row = found

@@ -4,8 +4,9 @@ Everything here reads rows (rules, levels) but never writes; tests call it witho
 """
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Date, bindparam, func, or_, select
 
 from ..extensions import db
 from ..models import AreaLevel, MonitoringRule
@@ -113,16 +114,28 @@ def plan_for_declaration(declaration, arrival: date, version: int | None = None)
     vaccination = vaccination_status(declaration.vaccine_doses or 0, declaration.last_dose_date,
                                      declaration.recovered_date, arrival)
     codes = [c for c in (declaration.origin_commune_code, declaration.origin_province_code) if c]
-    level = func.coalesce(*[_level_in_force(c, arrival) for c in codes], DEFAULT_LEVEL) if codes else DEFAULT_LEVEL
-    if version is None:
-        version = (select(MonitoringRule.version)
-                   .where(MonitoringRule.published, MonitoringRule.effective_from <= arrival,
-                          or_(MonitoringRule.effective_to.is_(None), MonitoringRule.effective_to >= arrival))
-                   .order_by(MonitoringRule.version.desc()).limit(1).scalar_subquery())
-    rule = db.session.scalar(select(MonitoringRule).where(
-        MonitoringRule.version == version, MonitoringRule.origin_level == level,
-        MonitoringRule.vaccination == vaccination).limit(1))
+    params = {"on": arrival, "vaccination": vaccination, **{f"code_{i}": c for i, c in enumerate(codes)}}
+    if version is not None:
+        params["version"] = version
+    rule = db.session.scalar(_rule_statement(len(codes), version is not None), params)
     return plan_from_rule(rule, arrival)
+
+
+@cache
+def _rule_statement(codes: int, versioned: bool):
+    """plan_for_declaration's statement for `codes` origin units (0, 1 or 2) and a given or the
+    current rule version, built once per shape: building it cost as much as sending it."""
+    on = bindparam("on", type_=Date)
+    level = (func.coalesce(*[_level_in_force(bindparam(f"code_{i}"), on) for i in range(codes)], DEFAULT_LEVEL)
+             if codes else DEFAULT_LEVEL)
+    version = bindparam("version") if versioned else (
+        select(MonitoringRule.version)
+        .where(MonitoringRule.published, MonitoringRule.effective_from <= on,
+               or_(MonitoringRule.effective_to.is_(None), MonitoringRule.effective_to >= on))
+        .order_by(MonitoringRule.version.desc()).limit(1).scalar_subquery())
+    return select(MonitoringRule).where(
+        MonitoringRule.version == version, MonitoringRule.origin_level == level,
+        MonitoringRule.vaccination == bindparam("vaccination")).limit(1)
 
 
 class PlanCache:

@@ -7,10 +7,11 @@ is given back ("đã xác nhận lúc HH:MM"). The arrival is routed in the same
 """
 import uuid as uuidlib
 from dataclasses import dataclass, replace
+from functools import cache
 from datetime import datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased, joinedload, raiseload
 
@@ -112,10 +113,19 @@ def scoped_checkpoint(code: str, user) -> tuple[Checkpoint | None, bool]:
     if getattr(user, "role", None) != "checkpoint":
         cp = db.session.scalar(select(Checkpoint).where(Checkpoint.code == code))
         return cp, cp is not None and can_see_checkpoint(user, cp)
-    assigned = exists().where(UserCheckpoint.user_id == user.id, UserCheckpoint.checkpoint_id == Checkpoint.id)
-    row = db.session.execute(select(Checkpoint, assigned).where(Checkpoint.code == code)
-                             .options(raiseload("*", sql_only=True))).first()
+    row = db.session.execute(_assigned_checkpoint(), {"code": code, "user_id": user.id}).first()
     return (row[0], bool(row[1])) if row else (None, False)
+
+
+# The passage write's statements are built once: building a statement costs about as much as
+# sending it (ORM coercions and its cache key), and the write sends several.
+
+@cache
+def _assigned_checkpoint():
+    assigned = exists().where(UserCheckpoint.user_id == bindparam("user_id"),
+                              UserCheckpoint.checkpoint_id == Checkpoint.id)
+    return (select(Checkpoint, assigned).where(Checkpoint.code == bindparam("code"))
+            .options(raiseload("*", sql_only=True)))
 
 
 def _passages_seen(decl_id: int, checkpoint_id: int, client_uuid: str) -> list[Passage]:
@@ -132,16 +142,35 @@ def _seen(decl_id: int, checkpoint_id: int, client_uuid: str):
                and_(Passage.declaration_id == decl_id, Passage.checkpoint_id == checkpoint_id))
 
 
+@cache
+def _seen_and_open_arrival():
+    one = select(literal(1).label("one")).subquery()
+    return (select(Passage, persons.open_arrival_id_of(bindparam("person_id"))).select_from(one)
+            .outerjoin(Passage, _seen(bindparam("decl_id"), bindparam("checkpoint_id"), bindparam("client_uuid")))
+            .options(raiseload("*", sql_only=True)))
+
+
 def _passages_seen_and_open_arrival(decl: Declaration, checkpoint_id: int, client_uuid: str) -> list[Passage]:
     """_passages_seen and, in the same round trip, the open arrival of the declaration's person (read
     after the person's row lock, so a trip routed meanwhile is seen), handed to route_arrival."""
-    one = select(literal(1).label("one")).subquery()
-    rows = db.session.execute(
-        select(Passage, persons.open_arrival_id_of(decl.person_id)).select_from(one)
-        .outerjoin(Passage, _seen(decl.id, checkpoint_id, client_uuid))
-        .options(raiseload("*", sql_only=True))).all()
+    rows = db.session.execute(_seen_and_open_arrival(), {
+        "person_id": decl.person_id, "decl_id": decl.id, "checkpoint_id": checkpoint_id,
+        "client_uuid": client_uuid}).all()
     persons.mark_locked(decl.person_id, rows[0][1])
     return [passage for passage, _open in rows if passage is not None]
+
+
+@cache
+def _locked_declaration(by: str, with_person: bool):
+    """The declaration whose `by` (token_id or code) is :key, with its destination unit, row-locked
+    with its person (with_person) or alone. NO KEY UPDATE: a long import inserting rows that refer to
+    the person (a foreign key's KEY SHARE lock) does not hold the checkpoint up."""
+    found = (select(Declaration).where(getattr(Declaration, by) == bindparam("key"))
+             .options(joinedload(Declaration.dest_commune), raiseload("*", sql_only=True)))
+    if with_person:
+        return (found.join(Person, Person.id == Declaration.person_id)
+                .with_for_update(of=[Declaration, Person], key_share=True))
+    return found.with_for_update(of=Declaration, key_share=True)
 
 
 def resolve_for_passage(*, token: str = "", code: str = "", at: datetime, checkpoint: Checkpoint,
@@ -161,22 +190,18 @@ def resolve_for_passage(*, token: str = "", code: str = "", at: datetime, checkp
             data = tokens.verify(token, check_expiry=False)
         except tokens.TokenError as err:
             raise PassageError(REFUSALS[err.reason], reason=err.reason) from None
-        where = Declaration.token_id == data.token_id
+        by, key = "token_id", data.token_id
     elif code:
-        where = Declaration.code == clean_code(code)[:16]
+        by, key = "code", clean_code(code)[:16]
     else:
         raise PassageError(REFUSALS["unknown"], reason="unknown")
-    found = (select(Declaration).where(where)
-             .options(joinedload(Declaration.dest_commune), raiseload("*", sql_only=True)))
     # The declaration and its person locked together (route_arrival needs the person's lock): every
     # declaration made by the form, khai hộ or an import has one; a declaration without (or an unknown
-    # code) is read again on its own. NO KEY UPDATE: a long import inserting rows that refer to the
-    # person (a foreign key's KEY SHARE lock) does not hold the checkpoint up.
-    decl = db.session.scalar(found.join(Person, Person.id == Declaration.person_id)
-                             .with_for_update(of=[Declaration, Person], key_share=True))
+    # code) is read again on its own.
+    decl = db.session.scalar(_locked_declaration(by, True), {"key": key})
     with_person = decl is not None
     if decl is None:
-        decl = db.session.scalar(found.with_for_update(of=Declaration, key_share=True))
+        decl = db.session.scalar(_locked_declaration(by, False), {"key": key})
     if decl is None:
         seen = []
     elif with_person:

@@ -1,7 +1,9 @@
 """The traveller's status page: the personal link (/q#token) and a lookup by code and birth year."""
+from functools import cache
+
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, raiseload
 
 from .. import clock, persons, qrcodes, settings, tokens
@@ -22,21 +24,33 @@ from .status import link_expired, timeline
 bp = Blueprint("traveller", __name__)
 
 
+# The status answer's two statements are built once (the most frequent request: building a
+# statement with its joined loads costs about as much as sending it).
+
+@cache
+def _latest_arrival_statement():
+    return (select(Arrival).where(persons.follows(bindparam("decl_id")))
+            .options(joinedload(Arrival.commune).joinedload(AdminUnit.parent), raiseload("*", sql_only=True))
+            .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+
+
+@cache
+def _declaration_statement():
+    return select(Declaration).where(Declaration.token_id == bindparam("token_id")).options(
+        joinedload(Declaration.passages).joinedload(Passage.checkpoint),
+        joinedload(Declaration.dest_commune).joinedload(AdminUnit.parent),
+        raiseload("*", sql_only=True))
+
+
 def _latest_arrival(decl: Declaration) -> Arrival | None:
-    return db.session.scalar(select(Arrival).where(persons.follows(decl.id))
-                             .options(joinedload(Arrival.commune).joinedload(AdminUnit.parent),
-                                      raiseload("*", sql_only=True))
-                             .order_by(Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+    return db.session.scalar(_latest_arrival_statement(), {"decl_id": decl.id})
 
 
 def _declaration(token: str) -> Declaration:
     """The declaration a token names (signature checked, not its expiry), with what the status
     answer shows (passages, destination and its province) in the same query; TokenError otherwise."""
     data = tokens.verify(token, check_expiry=False)
-    decl = db.session.scalars(select(Declaration).where(Declaration.token_id == data.token_id).options(
-        joinedload(Declaration.passages).joinedload(Passage.checkpoint),
-        joinedload(Declaration.dest_commune).joinedload(AdminUnit.parent),
-        raiseload("*", sql_only=True))).unique().one_or_none()
+    decl = db.session.scalars(_declaration_statement(), {"token_id": data.token_id}).unique().one_or_none()
     if decl is None:
         raise tokens.TokenError("unknown")
     return decl
