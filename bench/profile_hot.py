@@ -22,6 +22,7 @@ from _setup import bench_app, database_url, fresh_database  # noqa: E402
 
 N = int(os.environ.get("BENCH_N", "100"))
 TOP = int(os.environ.get("BENCH_PROFILE_TOP", "0"))
+PROFILE = os.environ.get("BENCH_PROFILE", "1") != "0"  # BENCH_PROFILE=0: plain times, no cProfile
 PASSWORD = "mat khau bench"
 
 
@@ -82,17 +83,21 @@ def main():
 
     kinds = [("new passage", passage), ("replay of a passage", passage),
              ("status answer (first)", status), ("status answer (again)", status), ("declaration form GET", form)]
-    print(f"in-process Flask test client, PostgreSQL, {N} requests each (cProfile on: times are inflated):")
+    print(f"in-process Flask test client, PostgreSQL, {N} requests each "
+          + ("(cProfile on: times are inflated):" if PROFILE else "(no profiler):"))
     for name, job in kinds:
         statements.clear()
         profile = cProfile.Profile()
         started = time.perf_counter()
-        profile.enable()
+        if PROFILE:
+            profile.enable()
         for i in range(N):
             job(i)
         profile.disable()
         elapsed = time.perf_counter() - started
         print(f"  {name:<26} {elapsed / N * 1000:7.1f} ms/request  {len(statements) / N:5.1f} SQL statements/request")
+        if not PROFILE:
+            continue
         stats = pstats.Stats(profile)
         if os.environ.get("BENCH_PROFILE_DUMP"):  # e.g. /tmp/hot: /tmp/hot-new-passage.prof, ...
             profile.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}-{re.sub(r'[^a-z]+', '-', name).strip('-')}.prof")
