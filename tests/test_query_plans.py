@@ -151,3 +151,20 @@ def test_the_officers_person_page_and_daily_check_read_by_index(app, client, aut
     assert response.status_code == 200
     scans = _scans(found)
     assert scans == [], "\n".join(scans)
+
+
+def test_the_scan_screens_waiting_check_ins_and_todays_list_read_by_index(app, client, auth, users):
+    """Loaded after every passage the scan screen sends, and every minute: is each check-in
+    answered? (a staff passage confirming it; passage.confirms_id had no index)."""
+    checkpoint, csrf = _staff(client, auth, users)
+    decl = DeclarationFactory()
+    persons.link(decl)
+    db.session.commit()
+    response = _passage(client, checkpoint, csrf, declarations.token_for(decl), str(uuid.uuid4()))
+    assert response.status_code == 201
+    for url in (f"/chot/tu-bao?chot={checkpoint}", f"/chot/hom-nay?chot={checkpoint}"):
+        with counting() as found:
+            response = client.get(url, headers=HX)
+        assert response.status_code == 200
+        scans = _scans(found)
+        assert scans == [], "\n".join([url, *scans])

@@ -122,7 +122,8 @@ class Passage(db.Model):
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoint.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: self check-in
     kind: Mapped[str] = mapped_column(String(12), default="staff")  # staff, self_checkin, import
-    confirms_id: Mapped[int | None] = mapped_column(ForeignKey("passage.id"))  # confirms a self check-in
+    # confirms a self check-in; indexed: "is this check-in answered?" runs after every passage sent
+    confirms_id: Mapped[int | None] = mapped_column(ForeignKey("passage.id"), index=True)
     decision: Mapped[str | None] = mapped_column(String(12))  # None while a self check-in waits
     papers_checked: Mapped[bool] = mapped_column(Boolean, default=False)
     test_taken: Mapped[str] = mapped_column(String(12), default="none")
