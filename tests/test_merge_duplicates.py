@@ -142,3 +142,16 @@ def test_another_communes_officer_cannot_merge(client, auth, users):
     assert {x.status for x in db.session.scalars(select(Arrival))} == {"monitoring"}
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
                              .where(AuditEvent.action == "arrival.merge")) == 0
+
+
+def test_after_a_merge_the_returnees_status_answer_follows_the_kept_follow_up(client, auth, users):
+    """The traveller of the later (merged) trip is still monitored, under the kept follow-up: their
+    status answer shows that one's day, not "merged" (which also ended their link after the grace
+    days)."""
+    older, newer = duplicate_pair()
+    token = token_for(newer.declaration)
+    auth.login("xa1")
+    assert merge(client, newer.declaration.code, older.id).status_code == 200
+    html = client.post("/q/trang-thai", data={"token": token}, headers=HX).get_data(as_text=True)
+    assert "Theo dõi: ngày 7 / " in html  # the kept follow-up started six days ago
+    assert "Đã gộp vào lượt theo dõi khác" not in html
