@@ -625,8 +625,9 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
         # An arrival whose window is already over is written ended (_past_end), its "completed" event after.
         arrival_ids = route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, p.plan)
                                       for p, d, ps in routed], user_id=user_id, reason=f"import:{batch.id}",
-                                     ended=[_past_end(p) if p.past else None for p, _d, _ps in routed])
-        _record_past([(a, p) for a, (p, _d, _ps) in zip(arrival_ids, routed) if p.past], user_id, now)
+                                     ended=[_past_end(p) if p.past else None for p, _d, _ps in routed],
+                                     then=lambda ids: _past_events(ids, [p.past for p, _d, _ps in routed],
+                                                                   user_id, now))
         written += len(chunk)
         if progress:
             progress(written)
@@ -639,15 +640,14 @@ def _past_end(p) -> datetime:
     return datetime.combine(last, time(23, 59), tzinfo=LOCAL).astimezone(timezone.utc)
 
 
-def _record_past(items, user_id, now) -> None:
+def _past_events(arrival_ids, past, user_id, now) -> list[dict]:
     """Arrivals whose monitoring window was over before the list was imported (route_arrivals wrote
     them completed, ended on their last day): kept for history and figures as ended, with the reason,
-    never in an officer's lists of things to do. Their "completed" event."""
-    if items:
-        _insert_plain(ArrivalEvent.__table__, [
-            {"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
+    never in an officer's lists of things to do. Their "completed" event, after the "routed" one
+    (route_arrivals writes both in one COPY); `past` is parallel to arrival_ids."""
+    return [{"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
              "to_status": "completed", "reason": PAST_REASON, "data": {"imported_at": now.isoformat()}}
-            for a, _p in items])
+            for a, was in zip(arrival_ids, past) if was]
 
 
 PAST_REASON = "import_past_window"
@@ -669,10 +669,11 @@ def _plan(plans: PlanCache, p) -> Plan:
                       rec.get("last_dose_date"), rec.get("recovered_date"), clock.today(p.moment))
 
 
-def route_arrivals(items, *, user_id=None, reason="", ended=None) -> list[int]:
+def route_arrivals(items, *, user_id=None, reason="", ended=None, then=None) -> list[int]:
     """Expected arrivals in the destination communes, each with its monitoring plan:
     (declaration id, passage id, commune, when, instruction from the file or None, plan). `ended`,
-    parallel to items: None, or when the arrival already ended (written completed, ended then)."""
+    parallel to items: None, or when the arrival already ended (written completed, ended then).
+    `then(arrival ids)`: more events, written after the "routed" ones in the same statement."""
     if not items:
         return []
     ended = ended or [None] * len(items)
@@ -684,9 +685,9 @@ def route_arrivals(items, *, user_id=None, reason="", ended=None) -> list[int]:
          "needs_approval": plan.needs_approval, "rule_id": plan.rule_id, "rule_version": plan.rule_version,
          "instruction_code": instruction or plan.instruction_code}
         for (d, ps, commune, when, instruction, plan), end in zip(items, ended)], "passage_id")
-    _insert_plain(ArrivalEvent.__table__, [
-        {"arrival_id": a, "user_id": user_id, "action": "routed", "from_status": "", "to_status": "expected",
-         "reason": reason, "data": {}} for a in arrival_ids])
+    events = [{"arrival_id": a, "user_id": user_id, "action": "routed", "from_status": "", "to_status": "expected",
+               "reason": reason, "data": {}} for a in arrival_ids]
+    _insert_plain(ArrivalEvent.__table__, events + (then(arrival_ids) if then else []))
     return arrival_ids
 
 
