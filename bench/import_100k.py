@@ -179,6 +179,12 @@ def through_the_app(url: str, path: Path, checkpoint_id: int, tmp: Path) -> dict
             counts = conn.execute(text("SELECT counts FROM import_batch WHERE id = :i"), {"i": batch_id}).scalar()
             written = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
                        for t in ("declaration", "passage", "arrival")}
+        # CPU seconds of the consumer (its threads and its reading child) and of the database
+        # backends: steadier than wall time on a shared machine, where other work takes turns.
+        cpu = peak.proc.cpu_times()
+        consumer_cpu = cpu.user + cpu.system + cpu.children_user + cpu.children_system
+        with engine.connect() as conn:
+            server_cpu = _server_cpu(conn)
     finally:
         peak.done.set()
         stop(web)
@@ -186,7 +192,25 @@ def through_the_app(url: str, path: Path, checkpoint_id: int, tmp: Path) -> dict
         consumer.wait(30)
         engine.dispose()
     return {"seconds": times, "counts": counts, "written": written, "consumer_peak_mb": peak.main,
-            "reader_peak_mb": peak.children, "engine": url.split(":", 1)[0]}
+            "reader_peak_mb": peak.children, "engine": url.split(":", 1)[0],
+            "consumer_cpu": consumer_cpu, "server_cpu": server_cpu}
+
+
+def _server_cpu(conn) -> float | None:
+    """CPU seconds used so far by this database's backends (PostgreSQL on this machine), else None."""
+    from sqlalchemy import text
+
+    if conn.dialect.name != "postgresql":
+        return None
+    pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def main() -> None:
@@ -210,6 +234,8 @@ def main() -> None:
     print(f"written: {result['written']}")
     print(f"consumer peak memory: {result['consumer_peak_mb']:.0f} MB (its reading child: "
           f"{result['reader_peak_mb']:.0f} MB)")
+    server = result["server_cpu"]
+    print(f"cpu: consumer {result['consumer_cpu']:.1f} s" + (f", database backends still connected {server:.1f} s" if server is not None else ""))
     print(f"RATIO import end to end / bare calamine read: {s['total'] / bare['seconds']:.1f}x")
     print(f"RATIO consumer peak memory / bare read: {result['consumer_peak_mb'] / bare['peak_mb']:.1f}x")
 

@@ -2,6 +2,7 @@
 several tables): the per-value work kept small, as it runs a million times."""
 import json
 import os
+from datetime import timezone
 from operator import itemgetter
 
 from sqlalchemy import JSON, func, select, text
@@ -90,6 +91,7 @@ def _utc_converter(column_type, dialect):
     is one `now`). Naive datetimes never match an aware key, and raise as before."""
     done: dict = {}
     bind = column_type.process_bind_param
+    utc = timezone.utc
 
     def convert(value):
         if value is None:
@@ -97,7 +99,8 @@ def _utc_converter(column_type, dialect):
         try:
             return done[value]
         except KeyError:
-            out = done[value] = bind(value, dialect)
+            # Already in UTC (utcnow() defaults, a distinct value per row): what bind() returns, cheaper.
+            out = done[value] = value.replace(tzinfo=None) if value.tzinfo is utc else bind(value, dialect)
             return out
         except TypeError:  # unhashable: not a datetime, let the type say so
             return bind(value, dialect)

@@ -19,10 +19,10 @@ from ..codes import new_codes
 from ..extensions import db
 from ..followup.operations import route_arrival
 from ..rules.plan import Plan, PlanCache
-from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, ImportBatch, ImportProfile,
-                      ImportRow, Passage, User)
+from ..models import (AdminUnit, Arrival, ArrivalEvent, Checkpoint, Declaration, ImportAnalysis, ImportBatch,
+                      ImportProfile, ImportRow, Passage, User)
 from ..text import fold, nfc, normalise_phone
-from . import values
+from . import analysis, values
 from .addresses import Resolution, Resolver, below_commune
 from .copying import copy_rows, new_ids, uuid4_hex, uuid_text
 from ..ops.metrics import passages_inserted
@@ -116,6 +116,7 @@ def store_rows(batch: ImportBatch, table: Table, header: Header, *, profile: Imp
                 progress(stored)
     if pending:
         _insert_rows(pending)
+    drop_readings([batch.id])  # readings of rows read before (a read resumed): not of these
     if db.engine.dialect.name == "postgresql":
         # Fresh statistics (this transaction's rows count): else the planner, believing the table
         # small, fetches and sorts every row of the batch for each chunk of the dry run and commit
@@ -389,22 +390,31 @@ def analyse(batch: ImportBatch, ctx: Context, progress=None) -> list:
     return [p for chunk in analyse_chunks(batch, ctx, progress) for p in chunk]
 
 
-def analyse_chunks(batch: ImportBatch, ctx: Context, progress=None):
+def analyse_chunks(batch: ImportBatch, ctx: Context, progress=None, *, readings: str = ""):
     """The rows of the batch through the rules and duplicate checks, CHUNK rows at a time in row order:
-    only one chunk of rows and results is in memory, plus the duplicate keys seen so far."""
+    only one chunk of rows and results is in memory, plus the duplicate keys seen so far.
+
+    readings="keep" (the dry run) stores each chunk's parse_row results (imports/analysis.py);
+    readings="reuse" (the commit) takes them instead of parsing the rows again when what they depend
+    on is unchanged. The duplicate checks and plans below always run on the current database."""
     columns = _columns(batch)
     ctx.batch_id = batch.id
+    stamp = analysis.fingerprint(columns, ctx, batch.total_rows) if readings else ""
     seen: dict[tuple, object] = {}  # (person, minute) -> row number, or {own checkpoint: row number} (_seen_add)
     done, last = 0, -1
     while True:
-        rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
-                                  .where(ImportRow.batch_id == batch.id, ImportRow.row_number > last)
-                                  .order_by(ImportRow.row_number).limit(CHUNK)).all()
-        if not rows:
-            return
-        last = rows[-1][1]
-        parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
-        del rows
+        parsed = _stored_reading(batch.id, last, stamp) if readings == "reuse" else None
+        if parsed is None:
+            rows = db.session.execute(select(ImportRow.id, ImportRow.row_number, ImportRow.data)
+                                      .where(ImportRow.batch_id == batch.id, ImportRow.row_number > last)
+                                      .order_by(ImportRow.row_number).limit(CHUNK)).all()
+            if not rows:
+                return
+            parsed = [parse_row(rid, number, data or {}, columns, ctx) for rid, number, data in rows]
+            del rows
+            if readings == "keep":
+                _keep_reading(batch.id, last, stamp, parsed)
+        last = parsed[-1].number
         moments = [p.moment for p in parsed if p.moment and p.status != "invalid"]
         if moments:
             ensure_known(ctx, min(moments), max(moments))
@@ -427,15 +437,42 @@ def analyse_chunks(batch: ImportBatch, ctx: Context, progress=None):
         yield parsed
 
 
+def _keep_reading(batch_id: int, after: int, stamp: str, parsed) -> None:
+    """Store a chunk's parse_row results for the commit (before the duplicate checks change them)."""
+    data = analysis.encode(parsed)
+    if data is not None:
+        db.session.execute(insert(ImportAnalysis.__table__).values(
+            batch_id=batch_id, after=after, fingerprint=stamp, data=data))
+
+
+def _stored_reading(batch_id: int, after: int, stamp: str):
+    """The dry run's parse_row results of the chunk after row `after`, if read in the same state
+    (fingerprint) and not depending on the clock; else None (the chunk is parsed again)."""
+    table = ImportAnalysis.__table__
+    found = db.session.execute(select(table.c.fingerprint, table.c.data).where(
+        table.c.batch_id == batch_id, table.c.after == after)).first()
+    if found is None or found[0] != stamp:
+        return None
+    parsed = analysis.decode(found[1], Parsed)
+    return None if not parsed or analysis.clock_dependent(parsed) else parsed
+
+
+def drop_readings(batch_ids) -> None:
+    """Forget the kept readings of these batches (a select or a list of ids): they copy personal data."""
+    table = ImportAnalysis.__table__
+    db.session.execute(table.delete().where(table.c.batch_id.in_(batch_ids)))
+
+
 def process(batch: ImportBatch, ctx: Context, *, write: bool = False, progress=None) -> dict:
     """Analyse the batch chunk by chunk: store each row's status and reasons, count, and (write=True)
-    write the good rows; returns the counts."""
-    db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status != "new")
-                       .values(status="new", errors=[], resolved_commune_code=None))
+    write the good rows; returns the counts. The dry run keeps its readings of the rows, the commit
+    reuses them (analyse_chunks)."""
+    if not write:
+        drop_readings([batch.id])
     counts = count([])
     written = 0
-    for chunk in analyse_chunks(batch, ctx, None if write else progress):
-        _store_chunk_problems(chunk)
+    for chunk in analyse_chunks(batch, ctx, None if write else progress, readings="reuse" if write else "keep"):
+        _store_statuses(batch.id, chunk)
         for key, value in count(chunk).items():
             counts[key] += value
         if write:
@@ -500,12 +537,22 @@ def count(parsed) -> dict:
     return counts
 
 
-def _store_chunk_problems(parsed) -> None:
-    """Write the problem rows' statuses and reasons (the batch's rows were reset to "new" first)."""
-    problems = [{"id": p.row_id, "status": p.status, "errors": p.errors}
-                for p in parsed if p.status != "new"]
-    if problems:
-        db.session.execute(update(ImportRow), problems)
+def _store_statuses(batch_id: int, parsed) -> None:
+    """Write the chunk's statuses and reasons where they differ from those stored: a row that is no
+    longer a problem goes back to "new". The commit finds the dry run's (or a second dry run the
+    first's), so it mostly writes nothing, where resetting and rewriting cost ~10,000 row versions twice."""
+    if not parsed:
+        return
+    stored = {row_id: (status, errors, resolved) for row_id, status, errors, resolved in db.session.execute(
+        select(ImportRow.id, ImportRow.status, ImportRow.errors, ImportRow.resolved_commune_code)
+        .where(ImportRow.batch_id == batch_id, ImportRow.row_number >= parsed[0].number,
+               ImportRow.row_number <= parsed[-1].number, ImportRow.status != "new"))}
+    changed = [{"id": p.row_id, "status": p.status, "errors": p.errors, "resolved_commune_code": None}
+               for p in parsed
+               if stored.get(p.row_id, ("new", p.errors if p.status == "new" else None, None))
+               != (p.status, p.errors, None)]
+    if changed:
+        db.session.execute(update(ImportRow), changed)
 
 
 def dry_run(batch: ImportBatch, user, progress=None) -> dict:
@@ -578,8 +625,9 @@ def write_rows(batch: ImportBatch, ctx: Context, parsed, progress=None, *, writt
         # An arrival whose window is already over is written ended (_past_end), its "completed" event after.
         arrival_ids = route_arrivals([(d, ps, p.commune_code, p.moment, p.instruction, p.plan)
                                       for p, d, ps in routed], user_id=user_id, reason=f"import:{batch.id}",
-                                     ended=[_past_end(p) if p.past else None for p, _d, _ps in routed])
-        _record_past([(a, p) for a, (p, _d, _ps) in zip(arrival_ids, routed) if p.past], user_id, now)
+                                     ended=[_past_end(p) if p.past else None for p, _d, _ps in routed],
+                                     then=lambda ids: _past_events(ids, [p.past for p, _d, _ps in routed],
+                                                                   user_id, now))
         written += len(chunk)
         if progress:
             progress(written)
@@ -592,15 +640,14 @@ def _past_end(p) -> datetime:
     return datetime.combine(last, time(23, 59), tzinfo=LOCAL).astimezone(timezone.utc)
 
 
-def _record_past(items, user_id, now) -> None:
+def _past_events(arrival_ids, past, user_id, now) -> list[dict]:
     """Arrivals whose monitoring window was over before the list was imported (route_arrivals wrote
     them completed, ended on their last day): kept for history and figures as ended, with the reason,
-    never in an officer's lists of things to do. Their "completed" event."""
-    if items:
-        _insert_plain(ArrivalEvent.__table__, [
-            {"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
+    never in an officer's lists of things to do. Their "completed" event, after the "routed" one
+    (route_arrivals writes both in one COPY); `past` is parallel to arrival_ids."""
+    return [{"arrival_id": a, "user_id": user_id, "action": "completed", "from_status": "expected",
              "to_status": "completed", "reason": PAST_REASON, "data": {"imported_at": now.isoformat()}}
-            for a, _p in items])
+            for a, was in zip(arrival_ids, past) if was]
 
 
 PAST_REASON = "import_past_window"
@@ -622,10 +669,11 @@ def _plan(plans: PlanCache, p) -> Plan:
                       rec.get("last_dose_date"), rec.get("recovered_date"), clock.today(p.moment))
 
 
-def route_arrivals(items, *, user_id=None, reason="", ended=None) -> list[int]:
+def route_arrivals(items, *, user_id=None, reason="", ended=None, then=None) -> list[int]:
     """Expected arrivals in the destination communes, each with its monitoring plan:
     (declaration id, passage id, commune, when, instruction from the file or None, plan). `ended`,
-    parallel to items: None, or when the arrival already ended (written completed, ended then)."""
+    parallel to items: None, or when the arrival already ended (written completed, ended then).
+    `then(arrival ids)`: more events, written after the "routed" ones in the same statement."""
     if not items:
         return []
     ended = ended or [None] * len(items)
@@ -637,9 +685,9 @@ def route_arrivals(items, *, user_id=None, reason="", ended=None) -> list[int]:
          "needs_approval": plan.needs_approval, "rule_id": plan.rule_id, "rule_version": plan.rule_version,
          "instruction_code": instruction or plan.instruction_code}
         for (d, ps, commune, when, instruction, plan), end in zip(items, ended)], "passage_id")
-    _insert_plain(ArrivalEvent.__table__, [
-        {"arrival_id": a, "user_id": user_id, "action": "routed", "from_status": "", "to_status": "expected",
-         "reason": reason, "data": {}} for a in arrival_ids])
+    events = [{"arrival_id": a, "user_id": user_id, "action": "routed", "from_status": "", "to_status": "expected",
+               "reason": reason, "data": {}} for a in arrival_ids]
+    _insert_plain(ArrivalEvent.__table__, events + (then(arrival_ids) if then else []))
     return arrival_ids
 
 
@@ -650,6 +698,7 @@ def commit(batch: ImportBatch, user, progress=None) -> dict:
     ctx = build_context(batch, user)
     # Analysed again while writing: the database may have changed since the dry run.
     counts = process(batch, ctx, write=True, progress=progress)
+    drop_readings([batch.id])
     # The staged cells stay as written (the error report, and the address as the list gave it); retention
     # empties them with the declaration.
     db.session.execute(update(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.status == "new")

@@ -259,6 +259,7 @@ def cancel(batch_id: int):
     if batch.status not in ("uploaded", "analysed", "failed", "refused"):
         abort(409)
     db.session.execute(ImportRow.__table__.delete().where(ImportRow.batch_id == batch.id))
+    operations.drop_readings([batch.id])
     db.session.execute(ImportJob.__table__.update().where(ImportJob.batch_id == batch.id).values(file=None))
     batch.status = "cancelled"
     audit.record("import.cancel", batch)

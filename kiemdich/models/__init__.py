@@ -3,7 +3,7 @@ from .areas import AdminUnit, AreaLevel
 from .audit import AuditEvent
 from .checkpoints import Checkpoint, RetiredCheckpointCode
 from .followup import Arrival, ArrivalEvent, ArrivalTrip, HealthCheck
-from .imports import ImportBatch, ImportJob, ImportProfile, ImportRow
+from .imports import ImportAnalysis, ImportBatch, ImportJob, ImportProfile, ImportRow
 from .notify import PushSubscription, SmsMessage
 from .rules import Instruction, MonitoringRule
 from .settings import PrivacyNotice, Setting
@@ -12,7 +12,7 @@ from .users import SignInFailure, User, UserArea, UserCheckpoint, UserSession
 
 __all__ = [
     "AdminUnit", "AreaLevel", "AuditEvent", "Checkpoint", "RetiredCheckpointCode", "Arrival",
-    "ArrivalEvent", "ArrivalTrip", "HealthCheck", "ImportBatch", "ImportJob", "ImportProfile", "ImportRow",
+    "ArrivalEvent", "ArrivalTrip", "HealthCheck", "ImportAnalysis", "ImportBatch", "ImportJob", "ImportProfile", "ImportRow",
     "Instruction", "MonitoringRule", "PrivacyNotice", "Setting", "Declaration", "Passage", "Person", "User",
     "UserArea", "UserCheckpoint", "UserSession", "SignInFailure", "PushSubscription", "SmsMessage",
 ]

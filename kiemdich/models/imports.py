@@ -64,6 +64,19 @@ class ImportRow(db.Model):
     batch: Mapped[ImportBatch] = relationship(back_populates="rows")
 
 
+class ImportAnalysis(db.Model):
+    """The dry run's reading of one chunk of a batch's rows (imports/analysis.py), kept so the commit
+    need not parse every row again when nothing the reading depends on changed. It copies the
+    rows' personal data: deleted by the commit, a new dry run, a cancel, and retention."""
+
+    __tablename__ = "import_analysis"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), primary_key=True)
+    after: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the chunk follows this row number
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ImportJob(db.Model):
     """The running job of a batch: progress, lease and the uploaded file, in a row of its own.
 

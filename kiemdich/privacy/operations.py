@@ -9,8 +9,8 @@ from .. import audit, persons
 from ..accounts.scope import commune_codes
 from ..clock import utcnow
 from ..extensions import db
-from ..models import (AdminUnit, Arrival, ArrivalEvent, ArrivalTrip, Checkpoint, Declaration, HealthCheck, ImportBatch,
-                      ImportRow, Passage, Person, PrivacyNotice)
+from ..models import (AdminUnit, Arrival, ArrivalEvent, ArrivalTrip, Checkpoint, Declaration, HealthCheck, ImportAnalysis,
+                      ImportBatch, ImportRow, Passage, Person, PrivacyNotice)
 from ..text import fold, normalise_phone
 from ..traveller.status import ACTIVE
 
@@ -124,6 +124,8 @@ def retention(days: int, *, now: datetime | None = None, dry_run: bool = False) 
                                 ~ImportRow.id.in_(select(Declaration.import_row_id).where(
                                     Declaration.import_row_id.is_not(None), Declaration.deidentified_at.is_(None))))
         .values(data={}).execution_options(synchronize_session=False)).rowcount
+    # A dry run's kept readings of those lines (imports/analysis.py), of a batch never committed.
+    db.session.execute(ImportAnalysis.__table__.delete().where(ImportAnalysis.batch_id.in_(old_batches)))
     audit.record("retention.run", object_type="Declaration", detail=f"days={days}",
                  after={"deidentified": count, "days": days, "import_lines_emptied": lines},
                  area_code=current_app.config["KIEMDICH_PROVINCE"])
