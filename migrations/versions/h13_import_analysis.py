@@ -1,13 +1,13 @@
 """import_analysis: the dry run's reading of a batch's rows, one row per chunk, for the commit to reuse
 
 Revision ID: h13_import_analysis
-Revises: h1_import_row_batch_row
+Revises: h15_passage_confirms_id
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "h13_import_analysis"
-down_revision = "h1_import_row_batch_row"
+down_revision = "h15_passage_confirms_id"
 branch_labels = None
 depends_on = None
 
