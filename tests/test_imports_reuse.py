@@ -3,32 +3,18 @@ changed: each test changes one thing between the dry run and the commit, and the
 what the new state says, as if it had read every row again."""
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kiemdich import clock
 from kiemdich.clock import LOCAL
 from kiemdich.extensions import db
 from kiemdich.imports import analysis, operations
-from kiemdich.models import AdminUnit, Arrival, Checkpoint, Declaration, ImportAnalysis, ImportBatch, Passage
+from kiemdich.models import AdminUnit, Arrival, Declaration, ImportAnalysis, ImportBatch, Passage
 from tests.conftest import csrf_token
 from tests.factories import CheckpointFactory
 from tests.factories_imports import xlsx
-from tests.test_imports import dry, imported, load, person, rows_of
-
-
-@pytest.fixture
-def supervisor(users):
-    return users["supervisor"]
-
-
-@pytest.fixture
-def checkpoint(users):
-    return db.session.scalar(select(Checkpoint))
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
+from tests.test_imports import checkpoint, dry, imported, load, person, rows_of, supervisor  # noqa: F401 (fixtures)
+from tests.test_imports_lists import count
 
 
 def commit(batch, user) -> ImportBatch:
