@@ -303,6 +303,13 @@ def follows(decl_id):
                                     select(ArrivalTrip.arrival_id).where(ArrivalTrip.declaration_id == decl_id)))
 
 
+def shown_arrival(decl_id):
+    """SQL: the follow-up to show for this declaration (the returnee's page, the status answer):
+    the newest that follows it, a follow-up merged into another (followup.operations.merge) last."""
+    return (select(Arrival).where(follows(decl_id))
+            .order_by(Arrival.status == "merged", Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+
+
 def declarations_of(decl_ids) -> list[int]:
     """Every declaration of the persons these declarations belong to (themselves included)."""
     ids = list(decl_ids)

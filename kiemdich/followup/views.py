@@ -354,10 +354,7 @@ def settle_command():
 # Returnee, from the personal status link --------------------------------------------------------
 
 def latest_arrival(decl: Declaration) -> Arrival | None:
-    # A follow-up merged into another (followup.operations.merge) is not the one to show.
-    return db.session.scalar(select(Arrival).where(persons.follows(decl.id))
-                             .order_by(Arrival.status == "merged", Arrival.created_at.desc(), Arrival.id.desc())
-                             .limit(1))
+    return db.session.scalar(persons.shown_arrival(decl.id))
 
 
 def returnee_context(arrival: Arrival | None, *, today=None, message: str | None = None,

@@ -7,8 +7,8 @@ is given back ("đã xác nhận lúc HH:MM"). The arrival is routed in the same
 """
 import uuid as uuidlib
 from dataclasses import dataclass, replace
-from functools import cache
 from datetime import datetime, time, timedelta
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, exists, func, literal, or_, select

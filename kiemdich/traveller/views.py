@@ -29,10 +29,8 @@ bp = Blueprint("traveller", __name__)
 
 @cache
 def _latest_arrival_statement():
-    return (select(Arrival).where(persons.follows(bindparam("decl_id")))
-            .options(joinedload(Arrival.commune).joinedload(AdminUnit.parent), raiseload("*", sql_only=True))
-            # A follow-up merged into another is not the one to show (as followup.views.latest_arrival).
-            .order_by(Arrival.status == "merged", Arrival.created_at.desc(), Arrival.id.desc()).limit(1))
+    return (persons.shown_arrival(bindparam("decl_id"))
+            .options(joinedload(Arrival.commune).joinedload(AdminUnit.parent), raiseload("*", sql_only=True)))
 
 
 @cache
